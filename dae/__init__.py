@@ -1,0 +1,12 @@
+"""dae: the classic autoencoders of the deeplearning.net tutorials, on PyTensor.
+
+Importing dae sets PyTensor's ``floatX`` to float32 and its compile mode to Numba
+unless you chose them yourself (see :mod:`dae.config`), so tutorial code that
+declares ``x = T.matrix('x')`` and calls ``theano.function`` runs as written
+once ``theano`` reads ``pytensor``.
+"""
+from dae import config as _config
+
+_config._configure_on_import()
+
+__version__ = "0.1.0"

@@ -1,0 +1,69 @@
+"""Engine settings: dtype and compile mode.
+
+dae runs on PyTensor, Theano's maintained continuation. Two of Theano's settings
+matter to the tutorials and are settled here, once, when ``dae`` is imported:
+
+* ``floatX`` becomes ``float32`` (the tutorials assumed it) unless the user set
+  it explicitly (``PYTENSOR_FLAGS=floatX=...`` or ``.pytensorrc``).
+* the compile mode becomes ``NUMBA`` unless the user chose one: a pip install
+  gives PyTensor's C backend no BLAS, and there a dA epoch runs about ten times
+  slower than in Numba mode, which needs no BLAS.
+
+Override the mode with ``$DAE_MODE`` or the scripts' ``--mode`` flag.
+"""
+import os
+import warnings
+
+# The C backend warns at import that it found no BLAS; with Numba as the default
+# mode that warning is noise, so it is silenced before PyTensor is imported.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+
+import pytensor  # noqa: E402
+
+MODES = {
+    "numba": "NUMBA",
+    "c": "FAST_RUN",
+    "fast_run": "FAST_RUN",
+    "jax": "JAX",
+    "py": "FAST_COMPILE",
+    "fast_compile": "FAST_COMPILE",
+}
+DEFAULT_MODE = "numba"
+
+
+def get_mode(mode=None):
+    """Return the PyTensor mode name for ``mode``, ``$DAE_MODE`` or the default.
+
+    Parameters
+    ----------
+    mode : str or None
+        One of ``numba`` (default), ``c``, ``jax``, ``py`` (case-insensitive), or
+        a PyTensor mode name such as ``FAST_RUN``.
+    """
+    name = mode if mode is not None else os.environ.get("DAE_MODE", DEFAULT_MODE)
+    key = str(name).strip().lower()
+    if key not in MODES:
+        raise ValueError(
+            f"unknown compile mode {name!r}: expected one of "
+            f"{', '.join(sorted(set(MODES)))}; pass --mode or set DAE_MODE to one of them"
+        )
+    return MODES[key]
+
+
+def set_mode(mode=None):
+    """Make ``mode`` PyTensor's default (what a bare ``pytensor.function`` uses)."""
+    pytensor.config.mode = get_mode(mode)
+    return pytensor.config.mode
+
+
+def floatX():
+    """The float dtype dae creates shared variables and inputs in."""
+    return pytensor.config.floatX
+
+
+def _configure_on_import():
+    cfg = pytensor.config._config_var_dict
+    if cfg["floatX"].is_default:
+        pytensor.config.floatX = "float32"
+    if cfg["mode"].is_default:
+        set_mode(None)

@@ -1,0 +1,88 @@
+"""The one training loop every model and script uses.
+
+:func:`compile_step` turns a model's symbolic cost and updates into a function
+of a minibatch index (the tutorials' ``train_da(index)``); :func:`fit` runs it
+for some epochs and reports each epoch through a callback. Nothing here prints:
+the caller decides what the user sees.
+"""
+import math
+import time
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from dae.config import get_mode
+
+
+class Diverged(FloatingPointError):
+    """A monitored value turned NaN or inf during an epoch."""
+
+    def __init__(self, epoch, name, value):
+        self.epoch, self.name, self.value = epoch, name, value
+        super().__init__(f"{name} became {value} in epoch {epoch}")
+
+
+def compile_step(x, data, batch_size, outputs, updates, mode=None):
+    """``f(index) -> outputs`` on ``data[index * batch_size:(index + 1) * batch_size]``.
+
+    Parameters
+    ----------
+    x : symbolic matrix the graph was built on (the model's input).
+    data : shared variable (n, n_visible), the training set.
+    batch_size : int
+    outputs : symbolic scalar or list of them (the first is the cost).
+    updates : list of (shared, new value) pairs.
+    mode : compile mode name (see :func:`dae.config.get_mode`).
+    """
+    index = pt.lscalar("index")
+    fn = pytensor.function(
+        [index], outputs, updates=updates,
+        givens={x: data[index * batch_size:(index + 1) * batch_size]},
+        mode=get_mode(mode),
+    )
+    fn.trust_input = False
+    return fn
+
+
+def n_batches(data, batch_size):
+    """Number of minibatches in an epoch, the last one possibly smaller."""
+    n = data.get_value(borrow=True).shape[0] if hasattr(data, "get_value") else len(data)
+    return math.ceil(n / batch_size)
+
+
+def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
+        progress=None):
+    """Run ``step(i)`` for i in range(n_steps), once per epoch.
+
+    Parameters
+    ----------
+    step : callable index -> value or list of values (one per name).
+    n_steps : int, calls per epoch.
+    n_epochs : int, the epoch to stop before (epochs are numbered from 0).
+    names : names of step's outputs; each epoch record holds their means.
+    start_epoch : int, first epoch to run (for resuming).
+    on_epoch : callable(record) called after each epoch; record is a dict
+        ``{"epoch": e, name: mean, ..., "seconds": s}``.
+    progress : callable(iterable, epoch) -> iterable wrapping the batches
+        (a progress bar), or None.
+
+    Returns the list of epoch records. Raises :class:`Diverged` when an output's
+    mean is not finite; epochs already reported stay reported.
+    """
+    history = []
+    for epoch in range(start_epoch, n_epochs):
+        start = time.perf_counter()
+        batches = range(n_steps) if progress is None else progress(range(n_steps), epoch)
+        values = [step(i) for i in batches]
+        means = np.mean(np.asarray(values, dtype=np.float64).reshape(len(values), -1), axis=0)
+        record = {"epoch": epoch}
+        record.update({name: float(v) for name, v in zip(names, means)})
+        record["seconds"] = time.perf_counter() - start
+        for name in names:
+            if not np.isfinite(record[name]):
+                raise Diverged(epoch, name, record[name])
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return history
