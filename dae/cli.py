@@ -76,49 +76,14 @@ def say(*parts):
 
 
 # -- experiments -------------------------------------------------------------------
-def train_dA(args):
-    import dae
-    from dae.config import set_mode
-    from dae.data import load_data
-    from dae.dA import dA
-    from dae.random import RandomStreams
-    from dae.train import compile_step, fit, n_batches
-    from dae.utils import save_png, tile_raster_images
-
-    set_mode(args.mode)
-    (train_x, _), _, _ = load_data(args.data_dir)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    steps = n_batches(train_x, args.batch_size)
-    for level in args.corruption:
-        rng = np.random.RandomState(args.seed)
-        da = dA(numpy_rng=rng, theano_rng=RandomStreams(rng.randint(2**30)),
-                n_visible=train_x.get_value(borrow=True).shape[1], n_hidden=args.n_hidden)
-        cost, updates = da.get_cost_updates(corruption_level=level, learning_rate=args.learning_rate)
-        step = compile_step(da.x, train_x, args.batch_size, cost, updates, args.mode)
-        tag = f"corruption {level:.0%}"
-        fit(step, steps, args.epochs,
-            on_epoch=lambda r: say(f"{tag} epoch {r['epoch']:3d}  cost {r['cost']:.4f}  {r['seconds']:.1f} s"),
-            progress=progress_bar(args.quiet, tag))
-        image = tile_raster_images(da.filters(), img_shape=(28, 28), tile_shape=(10, 10),
-                                   tile_spacing=(1, 1))
-        path = save_png(image, args.output_dir / f"filters_corruption_{round(level * 100)}.png")
-        say(f"wrote {path}")
-    return 0
+# One module per experiment in dae/experiments/, each with HELP, add_flags(parser)
+# and run(args); the `dae train` subcommands and scripts/train_*.py share them.
+EXPERIMENTS = ("dA",)
 
 
-def add_dA_flags(p):
-    p.add_argument("--learning-rate", type=positive_float, default=0.1, help="SGD step (default 0.1)")
-    p.add_argument("--batch-size", type=positive_int, default=20, help="minibatch size (default 20)")
-    p.add_argument("--epochs", type=positive_int, default=15, help="training epochs (default 15)")
-    p.add_argument("--n-hidden", type=positive_int, default=500, help="hidden units (default 500)")
-    p.add_argument("--corruption", type=fraction, nargs="+", default=[0.0, 0.3],
-                   help="one or more corruption levels in [0, 1] (default 0.0 0.3)")
-    add_common_flags(p, seed=123, output_dir="dA_plots")
-
-
-EXPERIMENTS = {
-    "dA": (add_dA_flags, train_dA, "denoising autoencoder on MNIST (the tutorial's experiment)"),
-}
+def experiment(name):
+    import importlib
+    return importlib.import_module(f"dae.experiments.{name}")
 
 
 def build_parser(prog="dae"):
@@ -126,10 +91,11 @@ def build_parser(prog="dae"):
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     train = sub.add_parser("train", help="train a model on MNIST")
     models = train.add_subparsers(dest="model", required=True, parser_class=Parser)
-    for name, (add_flags, run, help_text) in EXPERIMENTS.items():
-        p = models.add_parser(name, help=help_text, description=help_text)
-        add_flags(p)
-        p.set_defaults(run=run)
+    for name in EXPERIMENTS:
+        module = experiment(name)
+        p = models.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_flags(p)
+        p.set_defaults(run=module.run)
     return parser
 
 
@@ -152,9 +118,9 @@ def main(argv=None):
 
 def script_main(model, argv=None):
     """Entry point of ``scripts/train_<model>.py``: ``dae train <model>`` under the script's name."""
-    add_flags, train, help_text = EXPERIMENTS[model]
+    module = experiment(model)
     prog = os.path.basename(sys.argv[0])
-    parser = Parser(prog=prog, description=help_text)
-    add_flags(parser)
-    parser.set_defaults(run=train)
+    parser = Parser(prog=prog, description=module.HELP)
+    module.add_flags(parser)
+    parser.set_defaults(run=module.run)
     return run(parser.parse_args(argv), prog)

@@ -23,31 +23,42 @@ class Diverged(FloatingPointError):
         super().__init__(f"{name} became {value} in epoch {epoch}")
 
 
-def compile_step(x, data, batch_size, outputs, updates, mode=None):
-    """``f(index) -> outputs`` on ``data[index * batch_size:(index + 1) * batch_size]``.
+def compile_step(data, batch_size, outputs, updates, mode=None):
+    """Compile one training step over minibatch ``index``: the tutorials' ``train_da(index)``.
 
     Parameters
     ----------
-    x : symbolic matrix the graph was built on (the model's input).
-    data : shared variable (n, n_visible), the training set.
+    data : dict {symbolic input: shared data}
+        Each input the graph was built on (the model's ``x``; for supervised
+        fine-tuning also ``y``) and the tensor (n, ...) its minibatches are cut from.
     batch_size : int
+        The last minibatch is smaller when ``n`` is not a multiple of it.
     outputs : symbolic scalar or list of them (the first is the cost).
     updates : list of (shared, new value) pairs.
     mode : compile mode name (see :func:`dae.config.get_mode`).
+
+    Returns a function ``step(index)`` with attribute ``n_steps``: the number of
+    calls that make one epoch (see :func:`fit`).
     """
     index = pt.lscalar("index")
+    start, stop = index * batch_size, (index + 1) * batch_size
     fn = pytensor.function(
         [index], outputs, updates=updates,
-        givens={x: data[index * batch_size:(index + 1) * batch_size]},
+        givens={var: source[start:stop] for var, source in data.items()},
         mode=get_mode(mode),
     )
-    fn.trust_input = False
+    fn.n_steps = n_batches(next(iter(data.values())), batch_size)
     return fn
 
 
 def n_batches(data, batch_size):
     """Number of minibatches in an epoch, the last one possibly smaller."""
-    n = data.get_value(borrow=True).shape[0] if hasattr(data, "get_value") else len(data)
+    if hasattr(data, "get_value"):
+        n = data.get_value(borrow=True).shape[0]
+    elif hasattr(data, "owner") and data.owner is not None:  # e.g. cast(shared_y, 'int32')
+        n = data.owner.inputs[0].get_value(borrow=True).shape[0]
+    else:
+        n = len(data)
     return math.ceil(n / batch_size)
 
 
@@ -57,8 +68,9 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
 
     Parameters
     ----------
-    step : callable index -> value or list of values (one per name).
-    n_steps : int, calls per epoch.
+    step : callable index -> value or list of values (one per name); it may
+        also return an array (k, len(names)) of the k minibatches it ran.
+    n_steps : int, calls per epoch (``step.n_steps`` for a compiled step).
     n_epochs : int, the epoch to stop before (epochs are numbered from 0).
     names : names of step's outputs; each epoch record holds their means.
     start_epoch : int, first epoch to run (for resuming).
@@ -75,7 +87,7 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
         start = time.perf_counter()
         batches = range(n_steps) if progress is None else progress(range(n_steps), epoch)
         values = [step(i) for i in batches]
-        means = np.mean(np.asarray(values, dtype=np.float64).reshape(len(values), -1), axis=0)
+        means = np.mean(np.asarray(values, dtype=np.float64).reshape(-1, len(names)), axis=0)
         record = {"epoch": epoch}
         record.update({name: float(v) for name, v in zip(names, means)})
         record["seconds"] = time.perf_counter() - start

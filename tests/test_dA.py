@@ -81,7 +81,7 @@ def _train(seed, steps=30):
     rng = np.random.RandomState(seed)
     da = dA(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_visible=12, n_hidden=5)
     cost, updates = da.get_cost_updates(0.3, 0.1)
-    step = compile_step(da.x, data, 10, cost, updates)
+    step = compile_step({da.x: data}, 10, cost, updates)
     for i in range(steps):
         step(i % 6)
     return [p.get_value() for p in da.params]
@@ -115,7 +115,7 @@ def test_no_float64_in_compiled_training_graph(rng):
     for level in (0.0, 0.3):
         da = dA(rng, n_visible=12, n_hidden=5)
         cost, updates = da.get_cost_updates(corruption_level=level, learning_rate=0.1)
-        step = compile_step(da.x, data, 10, cost, updates)
+        step = compile_step({da.x: data}, 10, cost, updates)
         float64 = [v for v in step.maker.fgraph.variables
                    if getattr(v.type, "dtype", None) == "float64"]
         assert not float64, f"float64 variables in the graph: {float64}"
@@ -126,7 +126,7 @@ def test_cost_falls_on_mnist(mnist):
     rng = np.random.RandomState(123)
     da = dA(rng, n_hidden=100)
     cost, updates = da.get_cost_updates(0.3, 0.1)
-    history = fit(compile_step(da.x, x, 20, cost, updates), 100, 3)
+    history = fit(compile_step({da.x: x}, 20, cost, updates), 100, 3)
     costs = [r["cost"] for r in history]
     assert costs[0] > costs[1] > costs[2], costs
     assert costs[-1] < 0.8 * costs[0]

@@ -1,0 +1,1 @@
+"""The published experiments, one module each: ``HELP``, ``add_flags(parser)``, ``run(args)``."""
