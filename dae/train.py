@@ -47,8 +47,17 @@ def compile_step(data, batch_size, outputs, updates, mode=None):
         givens={var: source[start:stop] for var, source in data.items()},
         mode=get_mode(mode),
     )
-    fn.n_steps = n_batches(next(iter(data.values())), batch_size)
-    return fn
+    return Step(fn, n_batches(next(iter(data.values())), batch_size))
+
+
+class Step:
+    """A compiled training step and the number of calls that make an epoch."""
+
+    def __init__(self, function, n_steps):
+        self.function, self.n_steps = function, n_steps
+
+    def __call__(self, index):
+        return self.function(index)
 
 
 def n_batches(data, batch_size):

@@ -116,7 +116,7 @@ def test_no_float64_in_compiled_training_graph(rng):
         da = dA(rng, n_visible=12, n_hidden=5)
         cost, updates = da.get_cost_updates(corruption_level=level, learning_rate=0.1)
         step = compile_step({da.x: data}, 10, cost, updates)
-        float64 = [v for v in step.maker.fgraph.variables
+        float64 = [v for v in step.function.maker.fgraph.variables
                    if getattr(v.type, "dtype", None) == "float64"]
         assert not float64, f"float64 variables in the graph: {float64}"
 
