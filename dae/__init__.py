@@ -10,3 +10,9 @@ from dae import config as _config
 _config._configure_on_import()
 
 __version__ = "0.1.0"
+
+
+def load(path):
+    """The model saved in ``path`` by ``model.save`` or the dae command (see :mod:`dae.io`)."""
+    from dae import io  # imported here so that ``import dae`` stays cheap
+    return io.load(path)

@@ -53,6 +53,18 @@ def _shared(value, name, given, shape_expected, dtype):
     return pytensor.shared(np.asarray(value, dtype=dtype), name=name, borrow=True)
 
 
+def scalar(value, dtype):
+    """A number or symbolic scalar as a scalar of ``dtype``.
+
+    ``pt.cast(0.7, "float64")`` is not 0.7: with floatX float32, PyTensor first
+    makes the Python float a float32 constant. A number goes through NumPy in
+    ``dtype`` instead, so float64 models (gradient checks) get it exactly.
+    """
+    if isinstance(value, pytensor.graph.basic.Variable):
+        return pt.cast(value, dtype)
+    return pt.constant(np.asarray(value, dtype=dtype))
+
+
 class Autoencoder:
     """Tied-weight sigmoid autoencoder, equations (1)-(5) of the module docstring.
 
@@ -152,14 +164,21 @@ class Autoencoder:
         return pt.sum(pt.sqr(x - pt.sigmoid(a)), axis=1) / 2
 
     def penalty(self, x, hidden):
-        """The regularizer added in eq. (5); zero for the plain autoencoder."""
+        """The regularizer added in eq. (5); zero for the plain autoencoder.
+
+        Subclasses may take keyword hyperparameters here (the contraction level,
+        the sparsity target); :meth:`get_cost` passes its ``penalty_args`` on.
+        """
         return pt.constant(0, dtype=self.dtype)
 
-    def get_cost(self, corruption_level=0.0):
-        """Eq. (5) on ``self.x``; returns ``(cost, hidden)``."""
+    def get_cost(self, corruption_level=0.0, **penalty_args):
+        """Eq. (5) on ``self.x``; returns ``(cost, hidden)``.
+
+        ``penalty_args`` go to :meth:`penalty` (none for the plain autoencoder).
+        """
         x_tilde = self.get_corrupted_input(self.x, corruption_level) if self._corrupts(corruption_level) else self.x
         hidden = self.get_hidden_values(x_tilde)
-        cost = pt.mean(self.reconstruction_loss(self.x, hidden)) + self.penalty(self.x, hidden)
+        cost = pt.mean(self.reconstruction_loss(self.x, hidden)) + self.penalty(self.x, hidden, **penalty_args)
         return cost, hidden
 
     @staticmethod
@@ -174,9 +193,16 @@ class Autoencoder:
         corruption and a seed reproduces a run exactly.
         """
         cost, _ = self.get_cost(corruption_level)
+        return cost, self.updates_for(cost, learning_rate, update_rule, **rule_args)
+
+    def updates_for(self, cost, learning_rate, update_rule="sgd", **rule_args):
+        """One step of ``update_rule`` on ``cost`` over ``params``, plus the random state's update.
+
+        Use it for any cost built from this model's graph (a subclass's
+        ``get_cost_updates`` with its own penalty arguments, or a cost of yours).
+        """
         rule = update_rules.get_rule(update_rule)
-        updates = rule(cost, self.params, learning_rate, **rule_args)
-        return cost, updates + self.theano_rng.updates()
+        return rule(cost, self.params, learning_rate, **rule_args) + self.theano_rng.updates()
 
     # -- conveniences ----------------------------------------------------------
     def hyperparameters(self):
@@ -187,3 +213,11 @@ class Autoencoder:
     def filters(self):
         """W as images: an array (n_hidden, n_visible), one filter per row."""
         return self.W.get_value(borrow=True).T
+
+    def save(self, path):
+        """Write the model to ``path`` (an .npz that runs no code on load); see :mod:`dae.io`.
+
+        ``dae.load(path)`` rebuilds it with bit-identical parameters and random state.
+        """
+        from dae import io
+        return io.save(self, path)

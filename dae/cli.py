@@ -2,9 +2,23 @@
 
 This is the layer that talks to the user: it parses flags, prints one line per
 epoch, draws progress bars and turns every user error into one message and a
-non-zero exit, never a traceback. The library modules it calls do not print.
+non-zero exit, never a traceback (set ``DAE_DEBUG=1`` to see one). The library
+modules it calls do not print.
+
+::
+
+    dae train MODEL [flags]          train a model (dA, cA, sA, SdA, vae); --resume continues one
+    dae filters FILE --out PNG       the first layer's filters, tiled
+    dae reconstruct FILE --out PNG   examples (top) and their reconstructions (bottom)
+    dae sample FILE --out PNG        samples from a VAE
+    dae eval FILE                    reconstruction cost, test error, or ELBO and NLL bound
+    dae info FILE                    what a model file holds
+
+Exit status: 0 done, 1 a user error (bad input, a diverging run), 2 bad flags,
+130 Ctrl-C (the run's checkpoint is saved; the message says how to resume).
 """
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -46,16 +60,31 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_common_flags(p, seed, output_dir):
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder with MNIST (the four IDX .gz files or mnist.pkl.gz); "
-                        "default: $DAE_DATA_DIR, then data/, downloading if absent")
+def add_common_flags(p, seed, output_dir, resume=False, data=False):
+    """Flags every experiment takes; ``resume=True`` adds ``--resume`` (for experiments
+    run through :func:`start_session`), ``data=True`` adds ``--data`` (custom images)."""
+    source = p.add_mutually_exclusive_group() if data else p
+    source.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with MNIST (the four IDX .gz files or mnist.pkl.gz); "
+                             "default: $DAE_DATA_DIR, then data/, downloading if absent")
+    if data:
+        add_data_flag(source, "train on these images instead of MNIST (all of them)")
     p.add_argument("--output-dir", type=Path, default=Path(output_dir),
-                   help=f"where PNGs go (created if missing; default {output_dir})")
+                   help=f"where the run's files go (created if missing; default {output_dir})")
     p.add_argument("--seed", type=non_negative_int, default=seed, help=f"random seed (default {seed})")
     p.add_argument("--mode", default=None,
                    help="PyTensor compile mode: numba (default), c, jax, py; or set DAE_MODE")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    if resume:
+        p.add_argument("--resume", action="store_true",
+                       help="continue the run saved in OUTPUT_DIR/checkpoint.npz with its flags "
+                            "(--epochs and --learning-rate may change)")
+
+
+def add_data_flag(p, what):
+    p.add_argument("--data", type=Path, default=None, metavar="PATH",
+                   help=f"{what}: an .npy/.npz array (n, h, w) or (n, h*w), uint8 0..255 or "
+                        "float 0..1, or a folder of same-size grayscale PNGs")
 
 
 # -- output ------------------------------------------------------------------------
@@ -75,10 +104,17 @@ def say(*parts):
     print(*parts, flush=True)
 
 
+def start_session(args, experiment, **options):
+    """The :class:`dae.session.Session` of an experiment's run, reporting here."""
+    from dae.session import Session
+    return Session(args, experiment, report=say,
+                   progress=lambda desc: progress_bar(args.quiet, desc), **options)
+
+
 # -- experiments -------------------------------------------------------------------
 # One module per experiment in dae/experiments/, each with HELP, add_flags(parser)
 # and run(args); the `dae train` subcommands and scripts/train_*.py share them.
-EXPERIMENTS = ("dA",)
+EXPERIMENTS = ("dA", "cA", "sA", "vae", "SdA")
 
 
 def experiment(name):
@@ -89,38 +125,357 @@ def experiment(name):
 def build_parser(prog="dae"):
     parser = Parser(prog=prog, description="Autoencoders of the deeplearning.net tutorials, on PyTensor.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    train = sub.add_parser("train", help="train a model on MNIST")
+    train = sub.add_parser("train", help="train a model (on MNIST, or your --data)",
+                           description="Train a model; its files go to --output-dir.")
     models = train.add_subparsers(dest="model", required=True, parser_class=Parser)
     for name in EXPERIMENTS:
         module = experiment(name)
         p = models.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_flags(p)
         p.set_defaults(run=module.run)
+    for name, (run, help_text, flags) in MODEL_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("model", type=Path, metavar="MODEL", help="a model file (.npz) written by "
+                       "dae train, model.save or dae.io.save; a run's checkpoint.npz too")
+        flags(p)
+        p.set_defaults(run=run)
     return parser
 
 
+# -- model commands ----------------------------------------------------------------------
+def _load(path):
+    from dae import io
+    record = io.read(path)
+    return io.build(record), record
+
+
+def _image_shape(given, n_visible, *known):
+    """``--image-shape`` if given, else the first known shape (data's, model file's), else a square."""
+    if given:
+        if given[0] * given[1] != n_visible:
+            raise UserError(f"--image-shape {given[0]} {given[1]} has {given[0] * given[1]} pixels, "
+                            f"but the model's inputs have {n_visible}; pass H W with H * W = {n_visible}")
+        return tuple(given)
+    for shape in known:
+        if shape:
+            return tuple(shape)
+    side = math.isqrt(n_visible)
+    if side * side == n_visible:
+        return side, side
+    raise UserError(f"the model's {n_visible} inputs are not a square image and its file holds no "
+                    f"image shape; pass --image-shape H W (H * W = {n_visible})")
+
+
+def _grid(count, columns=None):
+    columns = columns or math.ceil(math.sqrt(count))
+    return math.ceil(count / columns), columns
+
+
+def _kind(model):
+    from dae.base import Autoencoder
+    if isinstance(model, Autoencoder):
+        return "autoencoder"
+    return type(model).__name__  # "SdA" or "VAE"
+
+
+def _n_visible(model):
+    return model.params[0].get_value(borrow=True).shape[0]
+
+
+def _save_tiles(rows, image_shape, grid, path, scale):
+    from dae.utils import save_png, tile_raster_images
+    image = tile_raster_images(rows, img_shape=image_shape, tile_shape=grid, tile_spacing=(1, 1),
+                               scale_rows_to_unit_interval=scale)
+    return save_png(image, path)
+
+
+def cmd_filters(args):
+    model, record = _load(args.model)
+    weights = model.filters() if hasattr(model, "filters") else model.params[0].get_value().T
+    count = min(args.count, len(weights))
+    shape = _image_shape(args.image_shape, weights.shape[1], record.info.get("image_shape"))
+    path = _save_tiles(weights[:count], shape, _grid(count), args.out, scale=True)
+    say(f"wrote {path}: {count} of the {len(weights)} first-layer filters of the "
+        f"{record.class_name}, {shape[0]}x{shape[1]} each")
+    return 0
+
+
+def _model_data(args, model, record, loss="cross_entropy"):
+    from dae.customdata import check_fits, dataset
+    images = dataset(args.data, args.data_dir, split="test")
+    return check_fits(images, _n_visible(model), loss)
+
+
+def cmd_reconstruct(args):
+    import pytensor
+    import pytensor.tensor as pt
+    from dae.config import get_mode
+
+    model, record = _load(args.model)
+    kind = _kind(model)
+    if kind == "SdA":
+        raise UserError(f"{args.model} holds an SdA, a classifier; reconstruct takes an "
+                        "autoencoder (dA, cA, sA) or a VAE. Try: dae eval " + str(args.model))
+    images = _model_data(args, model, record, getattr(model, "loss", None))
+    x = pt.matrix("x", dtype=model.params[0].dtype)
+    if kind == "VAE":
+        bands = [x, model.get_reconstructed_input(model.get_encoder(x)[0])]
+        updates = []
+    else:
+        corrupted = model.get_corrupted_input(x, args.corruption) if args.corruption else x
+        z = model.get_reconstructed_input(model.get_hidden_values(corrupted))
+        bands = [x, corrupted, z] if args.corruption else [x, z]
+        updates = model.theano_rng.updates()
+    values = pytensor.function([x], bands, updates=updates, mode=get_mode(args.mode))(
+        images.x[:args.count])
+    count = len(values[0])
+    rows, columns = _grid(count, min(count, 10))
+    tiles = np.concatenate([_pad(np.clip(v, 0, 1), rows * columns) for v in values])
+    shape = _image_shape(args.image_shape, images.x.shape[1], images.image_shape,
+                         record.info.get("image_shape"))
+    path = _save_tiles(tiles, shape, (rows * len(values), columns), args.out, scale=False)
+    say(f"wrote {path}: {count} examples of {images.source} (top), "
+        + ("corrupted (middle), " if len(values) == 3 else "")
+        + f"and their reconstructions by the {record.class_name} (bottom)")
+    return 0
+
+
+def _pad(rows, n):
+    return np.concatenate([rows, np.zeros((n - len(rows), rows.shape[1]), rows.dtype)])
+
+
+def cmd_sample(args):
+    import pytensor
+    import pytensor.tensor as pt
+    from dae.config import get_mode
+
+    model, record = _load(args.model)
+    if _kind(model) != "VAE":
+        raise UserError(f"{args.model} holds a {record.class_name}, which does not model p(x): "
+                        "dae sample draws from a VAE. Try: dae reconstruct " + str(args.model))
+    z = pt.matrix("z", dtype=model.dtype)
+    decode = pytensor.function([z], model.get_reconstructed_input(z), mode=get_mode(args.mode))
+    prior = np.random.default_rng(args.seed).standard_normal((args.count, model.n_latent))
+    means = np.clip(decode(prior.astype(model.dtype)), 0, 1)
+    shape = _image_shape(args.image_shape, model.n_visible, record.info.get("image_shape"))
+    path = _save_tiles(means, shape, _grid(args.count), args.out, scale=False)
+    say(f"wrote {path}: the means of p(x|z) for {args.count} draws z ~ N(0, I) (seed {args.seed})")
+    return 0
+
+
+def cmd_eval(args):
+    model, record = _load(args.model)
+    kind = _kind(model)
+    images = _model_data(args, model, record, getattr(model, "loss", None))
+    n = len(images)
+    if kind == "SdA":
+        error = _sda_error(model, images, args)
+        say(f"test error: {error:.2%} ({round(error * n)} of {n} examples of {images.source} "
+            "misclassified)")
+    elif kind == "VAE":
+        from dae.evaluate import Evaluator, binarize
+        x = binarize(images.x, args.seed) if model.output == "bernoulli" else images.x
+        evaluator = Evaluator(model, seed=args.seed, mode=args.mode)
+        elbo = evaluator.elbo(x).mean()
+        bound = evaluator.iwae(x, args.samples).mean()
+        say(f"ELBO {elbo:.2f} nats, NLL <= {-bound:.2f} nats (importance-weighted bound, "
+            f"k={args.samples}) per example, {n} examples of {images.source}"
+            + (f", binarized once with seed {args.seed}" if model.output == "bernoulli" else ""))
+    else:
+        cost = _reconstruction_cost(model, images, args)
+        say(f"reconstruction {model.loss.replace('_', ' ')}: {cost:.4f} per example "
+            f"(clean input, mean over {n} examples of {images.source})")
+    return 0
+
+
+def _batched(function, arrays, batch_size):
+    n = len(arrays[0])
+    return [function(*(a[i:i + batch_size] for a in arrays)) for i in range(0, n, batch_size)]
+
+
+def _reconstruction_cost(model, images, args):
+    import pytensor
+    import pytensor.tensor as pt
+    from dae.config import get_mode
+
+    x = pt.matrix("x", dtype=model.dtype)
+    total = pt.sum(model.reconstruction_loss(x, model.get_hidden_values(x)))
+    f = pytensor.function([x], total, mode=get_mode(args.mode))
+    return float(np.sum(_batched(f, [images.x], args.batch_size), dtype=np.float64)) / len(images)
+
+
+def _sda_error(model, images, args):
+    import pytensor
+    import pytensor.tensor as pt
+    from dae.config import get_mode
+
+    if images.y is None:
+        raise UserError(f"{images.source} has no labels; the SdA's test error needs them: pass an "
+                        ".npz with arrays x (images) and y (labels), or use MNIST")
+    wrong = pt.sum(pt.neq(model.logLayer.y_pred, model.y))
+    f = pytensor.function([model.x, model.y], wrong, mode=get_mode(args.mode))
+    return float(np.sum(_batched(f, [images.x, images.y], args.batch_size))) / len(images)
+
+
+def cmd_info(args):
+    from dae import io
+    record = io.read(args.model)
+    meta, size = record.meta, os.path.getsize(args.model)
+    say(f"{args.model}: {record.class_name} model, dae {meta['dae_version']}, file format "
+        f"{meta['format_version']}, {_size(size)}")
+    say("hyperparameters: " + ", ".join(f"{k}={v!r}" for k, v in record.hyperparameters.items()))
+    total = sum(int(np.prod(p.shape)) for p in record.params)
+    say(f"parameters ({total:,} values):")
+    for entry, array in zip(meta["params"], record.params):
+        say(f"  {entry['name']:<12} {array.dtype}  {tuple(array.shape)}")
+    shape = record.info.get("image_shape")
+    if shape:
+        say(f"image shape: {shape[0]}x{shape[1]}")
+    training = record.info.get("training")
+    if not training:
+        say("training: not recorded (saved outside dae train)")
+        return 0
+    state = "finished" if training.get("finished") else "unfinished"
+    if training.get("position"):
+        state += f", {training['position']} steps into the next epoch"
+    epochs = training["epochs"]
+    say(f"training: {epochs} epoch{'s' * (epochs != 1)} of {training['stage']} (dae train "
+        f"{training['experiment']}, {state})")
+    last = [r for r in training.get("history", []) if r.get("stage") == training["stage"]][-1:]
+    for r in last:
+        from dae.session import format_metrics
+        say(f"last epoch ({r['epoch']}): {format_metrics(r, ', ')}")
+    return 0
+
+
+def _size(n):
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _out_flag(p, default_count, what):
+    p.add_argument("--out", type=Path, required=True, metavar="PNG", help="the picture to write")
+    p.add_argument("--count", type=positive_int, default=default_count,
+                   help=f"how many {what} (default {default_count})")
+    p.add_argument("--image-shape", type=positive_int, nargs=2, metavar=("H", "W"),
+                   help="image height and width, when the model file holds none and the "
+                        "inputs are not square")
+    p.add_argument("--mode", default=None, help="PyTensor compile mode (numba, c, jax, py)")
+
+
+def _data_flags(p, batch=False):
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with MNIST (default: $DAE_DATA_DIR, then data/); its test set is used")
+    add_data_flag(source, "use these images instead of MNIST's test set")
+    if batch:
+        p.add_argument("--batch-size", type=positive_int, default=1000,
+                       help="examples per computation (default 1000)")
+        p.add_argument("--mode", default=None, help="PyTensor compile mode (numba, c, jax, py)")
+
+
+def _filters_flags(p):
+    _out_flag(p, 100, "filters, the first ones (default 100, as in the tutorial)")
+
+
+def _reconstruct_flags(p):
+    _out_flag(p, 10, "examples, the first of the data")
+    _data_flags(p)
+    p.add_argument("--corruption", type=fraction, default=0.0,
+                   help="corrupt the input first with the model's corruption at this level and "
+                        "show it in a middle band (autoencoders; default 0)")
+
+
+def _sample_flags(p):
+    _out_flag(p, 100, "samples")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the draws (default 0)")
+
+
+def _eval_flags(p):
+    _data_flags(p, batch=True)
+    p.add_argument("--samples", type=positive_int, default=100,
+                   help="VAE: importance samples k of the NLL bound (default 100; 1000 is the "
+                        "usual protocol, ten times slower)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="VAE: seed of the test set's binarization and of the samples (default 0)")
+
+
+MODEL_COMMANDS = {
+    "filters": (cmd_filters, "tile a model's first-layer filters into a PNG", _filters_flags),
+    "reconstruct": (cmd_reconstruct, "examples (top) and their reconstructions (bottom) in a PNG",
+                    _reconstruct_flags),
+    "sample": (cmd_sample, "draw samples from a VAE into a PNG", _sample_flags),
+    "eval": (cmd_eval, "reconstruction cost (autoencoders), test error (SdA) or ELBO and NLL "
+                       "bound (VAE) on MNIST's test set or --data", _eval_flags),
+    "info": (cmd_info, "what a model file holds: class, hyperparameters, shapes, training",
+             lambda p: None),
+}
+
+
+# -- running -------------------------------------------------------------------------------
 def run(args, prog):
     """Run a parsed command; user errors become one message and exit status 1."""
     try:
         return args.run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        message = str(exc)
+        if not message:
+            session = getattr(args, "_session", None)
+            hint = session.resume_command() if session is not None else None
+            message = "interrupted" + (f"; the last checkpoint is kept. Resume with: {hint}" if hint else "")
+        print(f"\n{prog}: {message}", file=sys.stderr)
         return 130
     except USER_ERRORS + (UserError,) as exc:
+        if os.environ.get("DAE_DEBUG"):
+            raise
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
 
 
+def typed_flags(make_parser, argv):
+    """The destinations of the flags actually typed in ``argv`` (a resumed run keeps
+    its saved value for the others)."""
+    parser = make_parser()
+    _suppress_defaults(parser)
+    return set(vars(parser.parse_args(argv)))
+
+
+def _suppress_defaults(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _suppress_defaults(sub)
+        elif action.dest != "help":
+            action.default = argparse.SUPPRESS
+
+
 def main(argv=None):
     """The ``dae`` console script."""
-    return run(build_parser().parse_args(argv), "dae")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args._explicit = typed_flags(build_parser, argv)
+    args._invocation = ["dae", args.command] + ([args.model] if args.command == "train" else [])
+    return run(args, "dae")
 
 
 def script_main(model, argv=None):
     """Entry point of ``scripts/train_<model>.py``: ``dae train <model>`` under the script's name."""
     module = experiment(model)
     prog = os.path.basename(sys.argv[0])
-    parser = Parser(prog=prog, description=module.HELP)
-    module.add_flags(parser)
-    parser.set_defaults(run=module.run)
-    return run(parser.parse_args(argv), prog)
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def make_parser():
+        parser = Parser(prog=prog, description=module.HELP)
+        module.add_flags(parser)
+        parser.set_defaults(run=module.run)
+        return parser
+    args = make_parser().parse_args(argv)
+    args._explicit = typed_flags(make_parser, argv)
+    args._invocation = ["python", sys.argv[0]]
+    return run(args, prog)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

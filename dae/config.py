@@ -5,9 +5,11 @@ matter to the tutorials and are settled here, once, when ``dae`` is imported:
 
 * ``floatX`` becomes ``float32`` (the tutorials assumed it) unless the user set
   it explicitly (``PYTENSOR_FLAGS=floatX=...`` or ``.pytensorrc``).
-* the compile mode becomes ``NUMBA`` unless the user chose one: a pip install
-  gives PyTensor's C backend no BLAS, and there a dA epoch runs about ten times
-  slower than in Numba mode, which needs no BLAS.
+* the compile mode becomes dae's Numba mode unless the user chose one: a pip
+  install gives PyTensor's C backend no BLAS, and there a dA epoch runs about
+  ten times slower than in Numba mode, which needs no BLAS. dae's Numba mode is
+  PyTensor's with BLAS rewrites and faster float32 kernels
+  (:mod:`dae.numba_mode`); ``plain_numba`` is PyTensor's own.
 
 Override the mode with ``$DAE_MODE`` or the scripts' ``--mode`` flag.
 """
@@ -21,8 +23,12 @@ warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 import pytensor  # noqa: E402
 
 MODES = {
-    "numba": "NUMBA",
-    "c": "FAST_RUN",
+    "numba": "NUMBA",  # dae's Numba mode: see get_mode
+    "plain_numba": "NUMBA",
+    # PyTensor's FAST_RUN is Numba unless config.linker says otherwise: "c" must
+    # name the C backend (through the C virtual machine) itself.
+    "c": "CVM",
+    "cvm": "CVM",
     "fast_run": "FAST_RUN",
     "jax": "JAX",
     "py": "FAST_COMPILE",
@@ -32,13 +38,17 @@ DEFAULT_MODE = "numba"
 
 
 def get_mode(mode=None):
-    """Return the PyTensor mode name for ``mode``, ``$DAE_MODE`` or the default.
+    """The PyTensor mode for ``mode``, ``$DAE_MODE`` or the default.
 
     Parameters
     ----------
     mode : str or None
         One of ``numba`` (default), ``c``, ``jax``, ``py`` (case-insensitive), or
         a PyTensor mode name such as ``FAST_RUN``.
+
+    Returns what ``pytensor.function(mode=...)`` takes: for ``numba``, dae's
+    Numba mode (a ``pytensor.compile.mode.Mode``, see :mod:`dae.numba_mode`);
+    otherwise a PyTensor mode name (``plain_numba`` gives PyTensor's ``NUMBA``).
     """
     name = mode if mode is not None else os.environ.get("DAE_MODE", DEFAULT_MODE)
     key = str(name).strip().lower()
@@ -47,6 +57,9 @@ def get_mode(mode=None):
             f"unknown compile mode {name!r}: expected one of "
             f"{', '.join(sorted(set(MODES)))}; pass --mode or set DAE_MODE to one of them"
         )
+    if key == "numba":
+        from dae.numba_mode import mode as numba_mode
+        return numba_mode()
     return MODES[key]
 
 

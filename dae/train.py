@@ -4,13 +4,22 @@
 of a minibatch index (the tutorials' ``train_da(index)``); :func:`fit` runs it
 for some epochs and reports each epoch through a callback. Nothing here prints:
 the caller decides what the user sees.
+
+Why the step is not the tutorial's ``givens={x: data[i * b:(i + 1) * b]}``:
+the minibatch is cut in NumPy (a view, no copy) and passed in as an input. In
+Numba mode a slice made inside the graph is an arbitrarily strided array to
+Numba, which then vectorizes no loop that reads it; JAX mode refuses a slice
+whose bounds are symbolic. The function is called with ``trust_input``: the
+data's dtype and rank are checked once, here, not on every call. Measurements
+in ``benchmarks/README.md``.
 """
 import math
 import time
 
 import numpy as np
 import pytensor
-import pytensor.tensor as pt
+from pytensor.graph.basic import Constant, Variable
+from pytensor.graph.traversal import graph_inputs
 
 from dae.config import get_mode
 
@@ -28,36 +37,111 @@ def compile_step(data, batch_size, outputs, updates, mode=None):
 
     Parameters
     ----------
-    data : dict {symbolic input: shared data}
+    data : dict {symbolic input: data}
         Each input the graph was built on (the model's ``x``; for supervised
-        fine-tuning also ``y``) and the tensor (n, ...) its minibatches are cut from.
+        fine-tuning also ``y``) and the data (n, ...) its minibatches are cut
+        from: a shared variable, an expression of shared variables (the
+        tutorial's ``T.cast(shared_y, 'int32')``) or a NumPy array. Every data
+        has the same n and the input's dtype and rank.
     batch_size : int
         The last minibatch is smaller when ``n`` is not a multiple of it.
     outputs : symbolic scalar or list of them (the first is the cost).
     updates : list of (shared, new value) pairs.
     mode : compile mode name (see :func:`dae.config.get_mode`).
 
-    Returns a function ``step(index)`` with attribute ``n_steps``: the number of
-    calls that make one epoch (see :func:`fit`).
+    Returns a :class:`Step`: ``step(index)`` trains on minibatch ``index`` and
+    returns the outputs; ``step.n_steps`` calls make one epoch (see :func:`fit`).
+    Minibatch ``index`` holds rows ``index * batch_size`` up to the next
+    multiple, read from the shared variables' current values at each call.
     """
-    index = pt.lscalar("index")
-    start, stop = index * batch_size, (index + 1) * batch_size
-    fn = pytensor.function(
-        [index], outputs, updates=updates,
-        givens={var: source[start:stop] for var, source in data.items()},
-        mode=get_mode(mode),
-    )
-    return Step(fn, n_batches(next(iter(data.values())), batch_size))
+    if not isinstance(data, dict) or not data:
+        raise ValueError("data must be a non-empty dict {symbolic input: data}, e.g. {model.x: train_x}")
+    batch_size = _positive_int(batch_size, "batch_size")
+    sources = [_Source(var, source, mode) for var, source in data.items()]
+    n = {source.n for source in sources}
+    if len(n) > 1:
+        raise ValueError(f"the data have different numbers of rows {sorted(n)}: each input's data "
+                         "must hold one row per example, the same examples")
+    n = n.pop()
+    if n == 0:
+        raise ValueError("the data have no rows: there is nothing to train on")
+    # Fresh inputs stand for the model's (given, not replaced in place), so the
+    # model's own variables may be used by other functions too.
+    inputs = [source.var.type() for source in sources]
+    function = pytensor.function(inputs, outputs, updates=updates,
+                                 givens=[(s.var, i) for s, i in zip(sources, inputs)],
+                                 mode=get_mode(mode), on_unused_input="ignore")
+    function.trust_input = True
+    return Step(function, sources, batch_size, n)
 
 
 class Step:
-    """A compiled training step and the number of calls that make an epoch."""
+    """A compiled training step: ``step(index)`` runs minibatch ``index``.
 
-    def __init__(self, function, n_steps):
-        self.function, self.n_steps = function, n_steps
+    Attributes: ``function`` (the compiled PyTensor function of the
+    minibatch arrays), ``n_steps`` (calls per epoch), ``batch_size``.
+    """
+
+    def __init__(self, function, sources, batch_size, n):
+        self.function, self.batch_size = function, batch_size
+        self.n_steps = math.ceil(n / batch_size)
+        self._sources = sources
 
     def __call__(self, index):
-        return self.function(index)
+        if not 0 <= index < self.n_steps:
+            raise IndexError(f"minibatch index {index} out of range: this step has "
+                             f"{self.n_steps} minibatches (0 to {self.n_steps - 1})")
+        start = int(index) * self.batch_size
+        stop = start + self.batch_size
+        return self.function(*[source.array()[start:stop] for source in self._sources])
+
+
+class _Source:
+    """The data of one input: its current array, checked against the input's type."""
+
+    def __init__(self, var, source, mode):
+        if not isinstance(var, Variable) or not hasattr(var.type, "dtype"):
+            raise ValueError(f"data keys must be the symbolic inputs of the graph (such as "
+                             f"model.x), got {var!r}")
+        self.var = var
+        if isinstance(source, Variable) and hasattr(source, "get_value"):
+            self.array = lambda: source.get_value(borrow=True)
+        elif isinstance(source, Variable):
+            self.array = _evaluator(source, mode)
+        else:
+            value = np.asarray(source)
+            self.array = lambda: value
+        value = self.array()
+        expected = f"{var.type.ndim}-d {var.type.dtype}"
+        if getattr(value, "ndim", 0) != var.type.ndim or value.dtype != var.type.dtype:
+            raise ValueError(f"the data for {var} are {value.ndim}-d {value.dtype}, expected "
+                             f"{expected} like the input; convert them (e.g. with "
+                             f"numpy.asarray(data, dtype='{var.type.dtype}')) before sharing them")
+        self.n = value.shape[0]
+
+
+def _evaluator(expression, mode):
+    """A function returning ``expression``'s value, recomputed only when a shared input changes."""
+    roots = [v for v in graph_inputs([expression]) if not isinstance(v, Constant)]
+    if not all(hasattr(v, "get_value") for v in roots):
+        raise ValueError(f"data expression {expression} depends on symbolic inputs: data must "
+                         "be shared variables, expressions of shared variables or arrays")
+    compute = pytensor.function([], expression, mode=get_mode(mode))
+    cache = {}
+
+    def value():
+        key = tuple(id(v.get_value(borrow=True)) for v in roots)
+        if cache.get("key") != key:
+            cache["key"], cache["value"] = key, np.asarray(compute())
+        return cache["value"]
+
+    return value
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def n_batches(data, batch_size):

@@ -1,36 +1,56 @@
-"""The tutorial's dA experiment: MNIST, 784-500, corruption 0% then 30%, filter PNGs."""
+"""The tutorial's dA experiment: MNIST, 784-500, corruption 0% then 30%, filter PNGs.
+
+One stage per corruption level, each a fresh dA drawn from ``--seed``. Per
+level it writes ``filters_corruption_<pct>.png`` and ``dA_corruption_<pct>.npz``
+(the model); the run writes ``checkpoint.npz`` after every epoch,
+``metrics.jsonl`` and ``learning_curve.png`` (see :mod:`dae.session`).
+With ``--data`` it trains on all of those images instead of MNIST's 50,000.
+"""
 import numpy as np
 
-from dae.cli import add_common_flags, fraction, positive_float, positive_int, progress_bar, say
+from dae.cli import (UserError, add_common_flags, fraction, positive_float, positive_int, say,
+                     start_session)
 
 HELP = "denoising autoencoder on MNIST (the tutorial's experiment)"
 
 
 def run(args):
+    import pytensor
+
     from dae.config import set_mode
-    from dae.data import load_data
+    from dae.customdata import check_fits, dataset
     from dae.dA import dA
     from dae.random import RandomStreams
-    from dae.train import compile_step, fit
+    from dae.train import compile_step
     from dae.utils import save_png, tile_raster_images
 
+    session = start_session(args, "dA")  # on --resume, this restores the run's flags
+    stages = [f"corruption_{round(level * 100)}" for level in args.corruption]
+    if len(set(stages)) < len(stages):
+        raise UserError(f"--corruption {' '.join(map(str, args.corruption))} repeats a level "
+                        "(to the percent); give each level once")
     set_mode(args.mode)
-    (train_x, _), _, _ = load_data(args.data_dir)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    for level in args.corruption:
+    images = check_fits(dataset(args.data, args.data_dir))
+    session.info["image_shape"] = images.image_shape
+    train_x = pytensor.shared(images.x, borrow=True)
+    for level, stage in zip(args.corruption, stages):
+        if session.done(stage):
+            continue
         rng = np.random.RandomState(args.seed)
         da = dA(numpy_rng=rng, theano_rng=RandomStreams(rng.randint(2**30)),
-                n_visible=train_x.get_value(borrow=True).shape[1], n_hidden=args.n_hidden)
+                n_visible=images.x.shape[1], n_hidden=args.n_hidden)
         cost, updates = da.get_cost_updates(corruption_level=level, learning_rate=args.learning_rate)
         step = compile_step({da.x: train_x}, args.batch_size, cost, updates, args.mode)
-        tag = f"corruption {level:.0%}"
-        fit(step, step.n_steps, args.epochs,
-            on_epoch=lambda r: say(f"{tag} epoch {r['epoch']:3d}  cost {r['cost']:.4f}  {r['seconds']:.1f} s"),
-            progress=progress_bar(args.quiet, tag))
-        image = tile_raster_images(da.filters(), img_shape=(28, 28), tile_shape=(10, 10),
+        session.fit(stage, da, step, args.epochs)
+        say(f"wrote {session.save_model(da, f'dA_{stage}.npz')}")
+        if images.image_shape is None:
+            say(f"no filters picture: {images.source} gives rows of {images.x.shape[1]} values, "
+                "not images; pass (n, height, width) arrays to get one")
+            continue
+        image = tile_raster_images(da.filters(), img_shape=images.image_shape, tile_shape=(10, 10),
                                    tile_spacing=(1, 1))
-        path = save_png(image, args.output_dir / f"filters_corruption_{round(level * 100)}.png")
-        say(f"wrote {path}")
+        say(f"wrote {save_png(image, args.output_dir / f'filters_{stage}.png')}")
+    say(f"wrote {session.finish()}")
     return 0
 
 
@@ -41,6 +61,4 @@ def add_flags(p):
     p.add_argument("--n-hidden", type=positive_int, default=500, help="hidden units (default 500)")
     p.add_argument("--corruption", type=fraction, nargs="+", default=[0.0, 0.3],
                    help="one or more corruption levels in [0, 1] (default 0.0 0.3)")
-    add_common_flags(p, seed=123, output_dir="dA_plots")
-
-
+    add_common_flags(p, seed=123, output_dir="dA_plots", resume=True, data=True)

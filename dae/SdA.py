@@ -1,0 +1,237 @@
+"""Stacked denoising autoencoder (Vincent et al. 2010), the tutorial's ``SdA``.
+
+An MLP of sigmoid layers and a logistic regression on top, trained in two phases.
+With h_0 = x and layers i = 1..L::
+
+    (1) h_i = s(h_{i-1} W_i + b_i)                    sigmoid layer i
+    (2) P(Y | x) = softmax(h_L W + b)                 logistic layer
+    Pretraining, greedy, layer by layer: layer i is the encoder of an
+    autoencoder on h_{i-1} (a dA by default) that shares W_i and b_i and has its
+    own visible bias b'_i; it is trained alone on its cost
+    (3) cost_i = mean L(h_{i-1}, s(s(h~_{i-1} W_i + b_i) W_i^T + b'_i)),
+        h~_{i-1} ~ q(h~ | h_{i-1}) the corruption (dA), or with the penalty
+        of a cA or sA layer.
+    Fine-tuning: all sigmoid layers and the logistic layer together by SGD on
+    (4) NLL = -mean_i log P(Y = y_i | x_i).
+
+Only W_i, b_i are shared between the two phases: the visible biases b'_i serve
+pretraining only and are not in ``params``.
+"""
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from dae.config import floatX, get_mode
+from dae.layers import HiddenLayer, LogisticRegression
+from dae.random import as_random_streams
+from dae.train import compile_step, n_batches
+from dae import updates as update_rules
+
+LAYER_TYPES = ("dA", "cA", "sA")
+
+
+def _autoencoder_class(layer_type):
+    # Imported lazily: cA and sA are optional modules built on the same base.
+    if layer_type == "dA":
+        from dae.dA import dA
+        return dA
+    if layer_type == "cA":
+        from dae.cA import cA
+        return cA
+    from dae.sA import sA
+    return sA
+
+
+class SdA:
+    """Stacked denoising autoencoder with the tutorial's API.
+
+    Parameters
+    ----------
+    numpy_rng : numpy.random.RandomState or Generator
+        Draws every initial weight.
+    theano_rng : None, int or dae.random.RandomStreams
+        The one random stream all layers corrupt with (seeded from
+        ``numpy_rng`` when None, as the tutorial does).
+    n_ins : int, input dimension (784 for MNIST)
+    hidden_layers_sizes : sequence of int, one per sigmoid layer
+    n_outs : int, number of classes
+    corruption_levels : sequence of float, one per layer: the dA's corruption
+        level; for ``layer_type="cA"`` the contraction level; unused by sA.
+    layer_type : {"dA", "cA", "sA"}
+        The autoencoder each layer is pretrained as: denoising (the tutorial),
+        contractive or sparse.
+
+    Attributes
+    ----------
+    x : matrix (batch, n_ins) floatX;  y : ivector (batch,)
+    sigmoid_layers : list of HiddenLayer;  dA_layers : list of autoencoders
+        (``dA_layers[i]`` shares W and b with ``sigmoid_layers[i]``)
+    logLayer : LogisticRegression;  params : W, b of every layer, bottom up
+    finetune_cost : eq. (4);  errors : fraction misclassified, symbolic
+    """
+
+    def __init__(self, numpy_rng, theano_rng=None, n_ins=784, hidden_layers_sizes=(500, 500),
+                 n_outs=10, corruption_levels=(0.1, 0.1), layer_type="dA"):
+        sizes = list(hidden_layers_sizes)
+        levels = [float(c) for c in corruption_levels]
+        if not sizes:
+            raise ValueError("hidden_layers_sizes is empty: an SdA needs at least one hidden layer")
+        if len(levels) != len(sizes):
+            raise ValueError(
+                f"got {len(levels)} corruption levels for {len(sizes)} hidden layers "
+                f"{sizes}; pass one level per layer")
+        if layer_type not in LAYER_TYPES:
+            raise ValueError(f"layer_type must be one of {LAYER_TYPES}, got {layer_type!r}")
+        if layer_type == "dA" and not all(0 <= c <= 1 for c in levels):
+            raise ValueError(f"corruption levels must lie in [0, 1], got {levels}")
+        autoencoder = _autoencoder_class(layer_type)
+
+        self.n_layers = len(sizes)
+        self.hidden_layers_sizes, self.corruption_levels = sizes, levels
+        self.layer_type = layer_type
+        self.theano_rng = as_random_streams(theano_rng, numpy_rng)
+        self.x = pt.matrix("x", dtype=floatX())
+        self.y = pt.ivector("y")
+        self.sigmoid_layers, self.dA_layers, self.params = [], [], []
+
+        layer_input, input_size = self.x, n_ins
+        for n_hidden in sizes:
+            layer = HiddenLayer(numpy_rng, layer_input, input_size, n_hidden, activation=pt.sigmoid)
+            self.sigmoid_layers.append(layer)
+            self.params.extend(layer.params)
+            self.dA_layers.append(autoencoder(
+                numpy_rng=numpy_rng, theano_rng=self.theano_rng, input=layer_input,
+                n_visible=input_size, n_hidden=n_hidden, W=layer.W, bhid=layer.b))
+            layer_input, input_size = layer.output, n_hidden
+
+        self.logLayer = LogisticRegression(layer_input, input_size, n_outs)
+        self.params.extend(self.logLayer.params)
+        self.finetune_cost = self.logLayer.negative_log_likelihood(self.y)
+        self.errors = self.logLayer.errors(self.y)
+
+    # -- pretraining ---------------------------------------------------------------
+    def pretraining_cost_updates(self, i, corruption_level, learning_rate):
+        """Cost (3) of layer ``i`` and one SGD step on its autoencoder's parameters."""
+        layer = self.dA_layers[i]
+        if self.layer_type == "dA":
+            return layer.get_cost_updates(corruption_level, learning_rate)
+        if self.layer_type == "cA":
+            return layer.get_cost_updates(contraction_level=corruption_level,
+                                          learning_rate=learning_rate)
+        return layer.get_cost_updates(learning_rate=learning_rate)
+
+    def pretraining_functions(self, train_set_x, batch_size, mode=None):
+        """One compiled function per layer: ``f(index, corruption=0.2, lr=0.1) -> cost``.
+
+        ``train_set_x`` is a shared matrix (n, n_ins); ``index`` picks minibatch
+        ``train_set_x[index * batch_size:(index + 1) * batch_size]``; ``n_steps``
+        calls make an epoch (the last minibatch may be smaller). Each call
+        trains layer i's autoencoder one step (the layers below it only encode).
+        For sA layers ``corruption`` is accepted and ignored.
+        """
+        batch_size = _batch_size(batch_size)
+        index = pt.lscalar("index")
+        corruption_level = pt.scalar("corruption", dtype=floatX())
+        learning_rate = pt.scalar("lr", dtype=floatX())
+        batch = train_set_x[index * batch_size:(index + 1) * batch_size]
+        fns = []
+        for i in range(self.n_layers):
+            cost, updates = self.pretraining_cost_updates(i, corruption_level, learning_rate)
+            # compile_step takes the minibatch index only; these functions also
+            # take the tutorial's symbolic corruption and learning rate.
+            fn = pytensor.function([index, corruption_level, learning_rate], cost,
+                                   updates=updates, givens={self.x: batch},
+                                   mode=get_mode(mode), on_unused_input="ignore")
+            fns.append(PretrainStep(fn, n_batches(train_set_x, batch_size)))
+        return fns
+
+    # -- fine-tuning -----------------------------------------------------------------
+    def build_finetune_functions(self, datasets, batch_size, learning_rate, mode=None,
+                                 eval_batch_size=None, update_rule="sgd", **rule_args):
+        """``train_fn, valid_score, test_score`` for fine-tuning, as in the tutorial.
+
+        Parameters
+        ----------
+        datasets : [(train_x, train_y), (valid_x, valid_y), (test_x, test_y)]
+            As :func:`dae.data.load_data` returns: shared x (n, n_ins), int32 y.
+        batch_size : int
+        learning_rate : float (SGD step on eq. (4))
+        eval_batch_size : int, optional
+            Minibatch size of the two scores (``batch_size`` by default, as the
+            tutorial); it changes their speed only, never their value.
+        update_rule, rule_args : a rule of :mod:`dae.updates` (SGD by default).
+
+        ``train_fn(index)`` does one step on minibatch ``index`` and returns its
+        cost; ``valid_score()`` / ``test_score()`` return the list of per-minibatch
+        errors of the validation / test set, every example counted (the last
+        minibatch may be smaller; their ``.mean(losses)`` weighs each minibatch by
+        its size, the exact error rate).
+        """
+        batch_size = _batch_size(batch_size)
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = datasets
+        rule = update_rules.get_rule(update_rule)
+        updates = rule(self.finetune_cost, self.params, learning_rate, **rule_args)
+        train_fn = compile_step({self.x: train_x, self.y: train_y}, batch_size,
+                                self.finetune_cost, updates, mode)
+        eval_batch_size = batch_size if eval_batch_size is None else _batch_size(eval_batch_size)
+        return (train_fn, self._score(valid_x, valid_y, eval_batch_size, mode),
+                self._score(test_x, test_y, eval_batch_size, mode))
+
+    def _score(self, x, y, batch_size, mode):
+        step = compile_step({self.x: x, self.y: y}, batch_size, self.errors, [], mode)
+        return Score(step, n_batches(x, 1), batch_size)
+
+    def get_params(self):
+        """The parameters' values, bottom up: ``{"W0": ..., "b0": ..., ..., "W<L>", "b<L>"}``."""
+        values = {}
+        for i in range(len(self.params) // 2):
+            values[f"W{i}"] = self.params[2 * i].get_value()
+            values[f"b{i}"] = self.params[2 * i + 1].get_value()
+        return values
+
+    def set_params(self, values):
+        """Load what :meth:`get_params` returned (checked for names and shapes)."""
+        for i, param in enumerate(self.params):
+            name = f"{'Wb'[i % 2]}{i // 2}"
+            if name not in values:
+                raise ValueError(f"parameter {name} missing; expected {sorted(self.get_params())}")
+            value = np.asarray(values[name], dtype=param.dtype)
+            if value.shape != param.get_value(borrow=True).shape:
+                raise ValueError(f"parameter {name} has shape {value.shape}, expected "
+                                 f"{param.get_value(borrow=True).shape}")
+            param.set_value(value)
+
+
+class PretrainStep:
+    """``f(index, corruption=0.2, lr=0.1) -> cost``, with ``n_steps`` calls per epoch.
+
+    The tutorial gave the defaults with ``theano.In(..., value=...)``; PyTensor 3
+    refuses input defaults, so they live in this wrapper's signature.
+    """
+
+    def __init__(self, function, n_steps):
+        self.function, self.n_steps = function, n_steps
+
+    def __call__(self, index, corruption=0.2, lr=0.1):
+        return self.function(index, corruption, lr)
+
+
+class Score:
+    """``score() -> [error of each minibatch]`` over one split (the tutorial's ``valid_score``)."""
+
+    def __init__(self, step, n, batch_size):
+        self.step = step
+        self.batch_sizes = np.minimum(batch_size, n - batch_size * np.arange(step.n_steps))
+
+    def __call__(self):
+        return [float(self.step(i)) for i in range(self.step.n_steps)]
+
+    def mean(self, losses):
+        """The split's error rate: minibatch errors weighted by minibatch size."""
+        return float(np.average(losses, weights=self.batch_sizes))
+
+
+def _batch_size(batch_size):
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return int(batch_size)

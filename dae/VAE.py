@@ -1,0 +1,269 @@
+"""Variational autoencoder (Kingma & Welling 2014), in the tutorials' style.
+
+An MLP encoder gives a diagonal Gaussian q(z|x); a sample of it, drawn by the
+reparameterization trick, goes through an MLP decoder to p(x|z). Training
+maximizes the evidence lower bound (ELBO) on log p(x); evaluation also gives the
+tighter importance-weighted bound (Burda et al. 2016). Equations (x a row of the
+minibatch, f the hidden activation)::
+
+    (1) h_0 = x,  h_l = f(h_{l-1} W_l + b_l)             encoder MLP, l = 1..L
+    (2) mu = h_L W_mu + b_mu,  log s^2 = h_L W_s + b_s    q(z|x) = N(mu, diag s^2)
+    (3) z = mu + s * eps,  eps ~ N(0, I)                  reparameterized sample
+    (4) g_0 = z,  g_l = f(g_{l-1} V_l + c_l),  a = g_L V_out + c_out
+                                                          decoder MLP (mirrored sizes)
+    (5) log p(x|z) = sum_k [x_k a_k - softplus(a_k)]      Bernoulli with logits a
+                   = -sum_k [log(2 pi)/2 + r_k/2 + (x_k - a_k)^2 / (2 e^r_k)]
+                                                          or Gaussian, mean a, log variance r
+    (6) KL(q(z|x) || N(0, I)) = 1/2 sum_j (mu_j^2 + s_j^2 - log s_j^2 - 1)
+    (7) ELBO(x) = log p(x|z) - KL  <=  log p(x)           one sample z per example
+    (8) cost = -(1/B) sum_{x in batch} ELBO(x)
+    (9) log w_i = log p(x|z_i) + log N(z_i; 0, I) - log q(z_i|x),  z_i ~ q(z|x)
+        L_k(x) = logsumexp_i(log w_i) - log k  <=  log p(x)   (IWAE bound, k samples)
+
+Sums and means, and why:
+
+* (5) is summed over the pixels and (6) over the latent dimensions. The sum is
+  the log density of the whole image, so the ELBO (7) is a bound on log p(x) of
+  one example in nats, comparable with published NLLs; and the balance between
+  reconstruction and KL does not change with the image size (a per-pixel mean
+  would shrink the reconstruction term 784 times against the KL, which then
+  pushes q(z|x) onto the prior: posterior collapse).
+* (8) averages over the minibatch, so the gradient's scale, and with it a good
+  learning rate, does not depend on the batch size.
+
+(5) is computed from the logits, never from log(sigmoid(a)): ``x a - softplus(a)``
+stays finite when the sigmoid saturates to 0 or 1 in float32. (6) is the
+analytic KL of two Gaussians, which has less variance than sampling it. In (9)
+the log(2 pi) terms of the prior and of q cancel and the logsumexp subtracts
+the largest log w_i first, so no exp overflows or underflows to zero whatever
+k and however far apart the weights are.
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from dae import updates as update_rules
+from dae.base import _shared, init_weight
+from dae.config import floatX
+from dae.random import as_random_streams
+
+def softplus(a):
+    """log(1 + e^a) = max(a, 0) + log1p(e^-|a|), stable for any float32 a.
+
+    PyTensor's own Softplus branches four ways and takes about 16.5 ns per
+    element under Numba against 9 ns for this form (measured on 10,000 x 784
+    float32); eq. (5) on k = 1000 importance samples spends half of the IWAE
+    evaluation here.
+    """
+    return pt.maximum(a, 0) + pt.log1p(pt.exp(-abs(a)))
+
+
+OUTPUTS = ("bernoulli", "gaussian")
+ACTIVATIONS = {
+    "relu": lambda a: pt.maximum(a, 0),
+    "softplus": softplus,
+    "tanh": pt.tanh,
+    "sigmoid": pt.sigmoid,
+}
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Dense:
+    """One affine layer ``h W + b`` over shared variables, Glorot-initialized.
+
+    W has shape (n_in, n_out) and U(+-sqrt(6 / (n_in + n_out))) entries (Glorot &
+    Bengio's range for tanh-like units; the sigmoid's factor 4 is not used here
+    since the VAE's units are not sigmoids), b is zero.
+    """
+
+    def __init__(self, numpy_rng, n_in, n_out, name, dtype):
+        self.W = _shared(init_weight(numpy_rng, n_in, n_out, dtype, scale=1.0), f"W_{name}", None,
+                         (n_in, n_out), dtype)
+        self.b = _shared(np.zeros(n_out, dtype), f"b_{name}", None, (n_out,), dtype)
+        self.params = [self.W, self.b]
+
+    def __call__(self, h):
+        return pt.dot(h, self.W) + self.b
+
+
+class VAE:
+    """Variational autoencoder, equations (1)-(9) of the module docstring.
+
+    Parameters
+    ----------
+    numpy_rng : numpy.random.RandomState or numpy.random.Generator
+        Draws the initial weights (and the stream's seed when ``theano_rng`` is None).
+    theano_rng : None, int or dae.random.RandomStreams
+        Symbolic random numbers: eps of eq. (3) and, with ``binarize=True``, the
+        dynamic binarization of the training input.
+    input : symbolic matrix (batch, n_visible) or None
+        The model's input ``x``; a new ``pt.matrix('x')`` of ``dtype`` if None.
+    n_visible : int
+        Pixels per example (784 for MNIST).
+    hidden_layers_sizes : sequence of int
+        Encoder hidden layers, eq. (1); the decoder mirrors them, eq. (4).
+        Empty makes both maps affine.
+    n_latent : int
+        Dimension of z.
+    output : {"bernoulli", "gaussian"}
+        p(x|z) of eq. (5): Bernoulli for binary (or binarized) data; Gaussian
+        for real-valued data, with the decoder giving the mean and a learned
+        per-pixel log variance r (not a function of z, which keeps it stable).
+    activation : {"relu", "softplus", "tanh", "sigmoid"}
+        f of eqs. (1) and (4). ReLU by default: on a CPU an epoch of the
+        784-512-512-50 model takes about 5.4 s of CPU time against 7.4 s for
+        softplus, whose elementwise exp and log1p cost as much as the products.
+    dtype : str, optional
+        Parameter dtype; floatX (float32) by default, float64 for gradient checks.
+
+    Attributes: ``x``, ``params`` (all shared parameters, encoder first),
+    ``theano_rng``, ``n_visible``, ``n_latent``, ``hidden_layers_sizes``.
+    """
+
+    def __init__(self, numpy_rng, theano_rng=None, input=None, n_visible=784,
+                 hidden_layers_sizes=(512, 512), n_latent=50, output="bernoulli",
+                 activation="relu", dtype=None):
+        self.n_visible = _check_positive_int("n_visible", n_visible)
+        self.n_latent = _check_positive_int("n_latent", n_latent)
+        if isinstance(hidden_layers_sizes, (int, np.integer, str)) or not hasattr(hidden_layers_sizes, "__iter__"):
+            raise ValueError(f"hidden_layers_sizes must be a list of positive ints such as [512, 512], "
+                             f"got {hidden_layers_sizes!r}")
+        self.hidden_layers_sizes = [_check_positive_int("each of hidden_layers_sizes", n)
+                                    for n in hidden_layers_sizes]
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        self.output, self.activation, self.dtype = output, activation, dtype or floatX()
+        self.f = ACTIVATIONS[activation]
+        self.numpy_rng = numpy_rng
+        self.theano_rng = as_random_streams(theano_rng, numpy_rng)
+
+        def stack(sizes, name):
+            return [Dense(numpy_rng, n_in, n_out, f"{name}{i}", self.dtype)
+                    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+
+        enc_sizes = [self.n_visible] + self.hidden_layers_sizes
+        dec_sizes = [self.n_latent] + self.hidden_layers_sizes[::-1]
+        self.encoder_layers = stack(enc_sizes, "enc")
+        self.mu_layer = Dense(numpy_rng, enc_sizes[-1], self.n_latent, "mu", self.dtype)
+        self.log_var_layer = Dense(numpy_rng, enc_sizes[-1], self.n_latent, "log_var", self.dtype)
+        self.decoder_layers = stack(dec_sizes, "dec")
+        self.output_layer = Dense(numpy_rng, dec_sizes[-1], self.n_visible, "out", self.dtype)
+        layers = self.encoder_layers + [self.mu_layer, self.log_var_layer] + self.decoder_layers \
+            + [self.output_layer]
+        self.params = [p for layer in layers for p in layer.params]
+        if output == "gaussian":
+            self.log_var_x = _shared(np.zeros(self.n_visible, self.dtype), "log_var_x", None,
+                                     (self.n_visible,), self.dtype)
+            self.params.append(self.log_var_x)
+        self.x = pt.matrix("x", dtype=self.dtype) if input is None else input
+
+    # -- equations (1)-(4) ---------------------------------------------------
+    def get_encoder(self, x):
+        """Eqs. (1)-(2): ``(mu, log_var)`` of q(z|x), each (batch, n_latent)."""
+        h = x
+        for layer in self.encoder_layers:
+            h = self.f(layer(h))
+        return self.mu_layer(h), self.log_var_layer(h)
+
+    def sample_latent(self, mu, log_var, rng=None):
+        """Eq. (3): z = mu + exp(log_var / 2) * eps, of mu's shape.
+
+        eps comes from ``rng`` (a :class:`dae.random.RandomStreams`), the model's
+        ``theano_rng`` by default; put ``rng.updates()`` in the compiled
+        function's updates so each call draws afresh.
+        """
+        rng = rng or self.theano_rng
+        eps = rng.normal(mu.shape, dtype=self.dtype)
+        return mu + pt.exp(log_var / 2) * eps
+
+    def get_decoder_logits(self, z):
+        """Eq. (4): the decoder's output a, (..., n_visible): logits (Bernoulli) or the mean (Gaussian)."""
+        g = z
+        for layer in self.decoder_layers:
+            g = self.f(layer(g))
+        return self.output_layer(g)
+
+    def get_reconstructed_input(self, z):
+        """The mean of p(x|z): sigmoid(a) for Bernoulli output, a for Gaussian; (..., n_visible)."""
+        a = self.get_decoder_logits(z)
+        return pt.sigmoid(a) if self.output == "bernoulli" else a
+
+    # -- equations (5)-(8) ---------------------------------------------------
+    def log_likelihood(self, x, a):
+        """Eq. (5): log p(x|z) from the decoder output ``a``, summed over the last axis."""
+        if self.output == "bernoulli":
+            return pt.sum(x * a - softplus(a), axis=-1)
+        r = self.log_var_x
+        half_log_2pi = np.asarray(0.5 * np.log(2 * np.pi), self.dtype)
+        return -pt.sum(half_log_2pi + r / 2 + pt.sqr(x - a) / (2 * pt.exp(r)), axis=-1)
+
+    def kl(self, mu, log_var):
+        """Eq. (6): KL(N(mu, exp(log_var)) || N(0, I)) per example, (batch,)."""
+        return pt.sum(pt.sqr(mu) + pt.exp(log_var) - log_var - 1, axis=-1) / 2
+
+    def elbo(self, x, rng=None):
+        """Eq. (7) per example, (batch,), with one reparameterized sample each.
+
+        Draws from ``rng``, ``theano_rng`` by default: compile with its ``updates()``.
+        """
+        mu, log_var = self.get_encoder(x)
+        z = self.sample_latent(mu, log_var, rng)
+        return self.log_likelihood(x, self.get_decoder_logits(z)) - self.kl(mu, log_var)
+
+    def binarize(self, x):
+        """x_bin ~ Bernoulli(x), drawn afresh at each call of the compiled function."""
+        return pt.cast(self.theano_rng.uniform(x.shape, dtype=self.dtype) < x, self.dtype)
+
+    def get_cost(self, binarize=False):
+        """Eq. (8) on ``self.x``; with ``binarize=True`` on a fresh binarization of it."""
+        x = self.binarize(self.x) if binarize else self.x
+        return -pt.mean(self.elbo(x))
+
+    def get_cost_updates(self, learning_rate, update_rule="adam", binarize=False, **rule_args):
+        """Cost (8) and the updates of one step of ``update_rule`` (Adam by default).
+
+        Returns ``(cost, updates)``; updates hold the parameters' new values and
+        the random state's (eps of eq. (3), and the binarization when
+        ``binarize=True``: dynamic binarization, a fresh x_bin ~ Bernoulli(x) at
+        every step), so a seed reproduces a run exactly.
+        """
+        cost = self.get_cost(binarize)
+        rule = update_rules.get_rule(update_rule)
+        updates = rule(cost, self.params, learning_rate, **rule_args)
+        return cost, updates + self.theano_rng.updates()
+
+    # -- equation (9) ------------------------------------------------------------
+    def log_weights(self, x, k, rng=None):
+        """Eq. (9): log w_i for k samples z_i ~ q(z|x) per example, shape (batch, k).
+
+        ``k`` may be an int or a symbolic int scalar. The encoder runs once per
+        example; the decoder on batch * k samples.
+        """
+        mu, log_var = self.get_encoder(x)
+        shape = (mu.shape[0], k, mu.shape[1])
+        mu, log_var = pt.broadcast_to(mu[:, None, :], shape), pt.broadcast_to(log_var[:, None, :], shape)
+        z = self.sample_latent(mu, log_var, rng)
+        log_px = self.log_likelihood(x[:, None, :], self.get_decoder_logits(z))
+        # log N(z; 0, I) - log N(z; mu, s^2), the log(2 pi) terms cancelled
+        log_pz_over_q = pt.sum(log_var + pt.sqr(z - mu) * pt.exp(-log_var) - pt.sqr(z), axis=-1) / 2
+        return log_px + log_pz_over_q
+
+    def iwae_bound(self, x, k, rng=None):
+        """Eq. (9): L_k(x) per example, (batch,); k=1 gives an ELBO with a sampled KL."""
+        log_w = self.log_weights(x, k, rng)
+        top = pt.max(log_w, axis=1, keepdims=True)
+        log_k = pt.log(pt.cast(k, self.dtype))
+        return pt.log(pt.sum(pt.exp(log_w - top), axis=1)) + top[:, 0] - log_k
+
+    # -- conveniences ----------------------------------------------------------
+    def hyperparameters(self):
+        """Constructor arguments that rebuild this model (saved with it)."""
+        return {"n_visible": self.n_visible, "hidden_layers_sizes": list(self.hidden_layers_sizes),
+                "n_latent": self.n_latent, "output": self.output, "activation": self.activation,
+                "dtype": self.dtype}

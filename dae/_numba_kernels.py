@@ -1,0 +1,290 @@
+"""Numba kernels for :mod:`dae.numba_mode`, registered with PyTensor's Numba dispatch.
+
+Imported by :class:`dae.numba_mode.BlasNumbaLinker` on its first compile.
+Every kernel's cache key carries :data:`KERNEL_VERSION`: Numba's on-disk cache
+is shared across processes and would keep serving a changed kernel's old code.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
+from numba.np.arrayobj import make_array
+from numba.np.linalg import ensure_blas, get_blas_kind
+from pytensor.link.numba.dispatch import basic as numba_basic
+from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
+from pytensor.tensor.blas import Dot22, Dot22Scalar, Gemm
+
+from dae.numba_mode import ContiguousExpandDims, ExpNegAbs, Log1pUnit
+
+KERNEL_VERSION = 2
+
+
+def _cache_key(name, node):
+    dtypes = tuple(v.type.dtype for v in node.inputs + node.outputs)
+    return f"dae._numba_kernels.{name}.v{KERNEL_VERSION}.{dtypes}"
+
+
+# -- BLAS: Dot22, Dot22Scalar, Gemm -------------------------------------------------
+def _blas_codegen(helper, kinds):
+    """Codegen calling Numba's C helper ``helper`` (``numba_xxgemm`` or ``numba_xxgemv``:
+    what Numba's ``np.dot`` calls, SciPy's BLAS underneath) with our alpha and beta.
+
+    ``kinds`` has one letter per argument after the BLAS kind: ``f`` a flag
+    (ord('n') or ord('t')), ``i`` an integer, ``s`` a scalar (passed by
+    pointer), ``a`` an array (its data pointer).
+    """
+    def codegen(context, builder, sig, args):
+        ensure_blas()
+        dtype = next(t.dtype for t in sig.args if isinstance(t, types.Array))
+        intp = context.get_value_type(types.intp)
+        char, voidp = ir.IntType(8), cgutils.voidptr_t
+        lltypes = {"f": char, "i": intp, "s": voidp, "a": voidp}
+        fnty = ir.FunctionType(ir.IntType(32), [char] + [lltypes[k] for k in kinds])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, helper)
+        values = [ir.Constant(char, ord(get_blas_kind(dtype)))]
+        for kind, ty, arg in zip(kinds, sig.args, args):
+            if kind in "fi":
+                value = context.cast(builder, arg, ty, types.intp)
+                values.append(builder.trunc(value, char) if kind == "f" else value)
+            elif kind == "s":
+                slot = cgutils.alloca_once_value(builder, context.cast(builder, arg, ty, dtype))
+                values.append(builder.bitcast(slot, voidp))
+            else:
+                values.append(builder.bitcast(make_array(ty)(context, builder, arg).data, voidp))
+        return builder.call(fn, values)
+
+    return codegen
+
+
+@intrinsic
+def _xxgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Column-major ``c <- alpha op(a) op(b) + beta c`` (BLAS ?gemm)."""
+    sig = types.int32(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    return sig, _blas_codegen("numba_xxgemm", "ffiiisaiaisai")
+
+
+@intrinsic
+def _xxgemv(typingctx, trans, m, n, alpha, a, lda, x, beta, y):
+    """Column-major ``y <- alpha op(a) x + beta y``, unit strides (BLAS ?gemv)."""
+    sig = types.int32(trans, m, n, alpha, a, lda, x, beta, y)
+    return sig, _blas_codegen("numba_xxgemv", "fiisaiasa")
+
+
+_N, _T = ord("n"), ord("t")
+
+
+@numba_basic.numba_njit(inline="always")
+def _memory_order(a):
+    """1 if the 2-D ``a`` is row-major in memory (rows may be padded), -1 if
+    column-major, 0 if neither (then it must be copied before BLAS sees it)."""
+    rows, cols = a.shape
+    s0, s1 = a.strides
+    item = a.itemsize
+    if (cols <= 1 or s1 == item) and (rows <= 1 or s0 >= cols * item):
+        return 1
+    if (rows <= 1 or s0 == item) and (cols <= 1 or s1 >= rows * item):
+        return -1
+    return 0
+
+
+@numba_basic.numba_njit(inline="always")
+def _leading_dim(a, order):
+    rows, cols = a.shape
+    if order == 1:
+        return max(a.strides[0] // a.itemsize, cols, 1) if rows > 1 else max(cols, 1)
+    return max(a.strides[1] // a.itemsize, rows, 1) if cols > 1 else max(rows, 1)
+
+
+@numba_basic.numba_njit
+def gemm_into(alpha, x, y, beta, out):
+    """``out <- alpha x @ y + beta out``; ``out`` C-contiguous, x and y any 2-D layout.
+
+    beta = 0 ignores what ``out`` holds (NaN included), as BLAS does.
+    """
+    m, k = x.shape
+    n = y.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        if beta == 0:
+            out[...] = 0
+        else:
+            out *= beta
+        return
+    x_order = _memory_order(x)
+    if x_order == 0:
+        x = np.ascontiguousarray(x)
+        x_order = 1
+    y_order = _memory_order(y)
+    if y_order == 0:
+        y = np.ascontiguousarray(y)
+        y_order = 1
+    x_ld, y_ld = _leading_dim(x, x_order), _leading_dim(y, y_order)
+    # BLAS is column-major: the row-major out is out^T = y^T x^T to it, and a
+    # row-major matrix is its transpose. A product with a single row or column
+    # goes to gemv, as in Numba's np.dot: gemm was 8 times slower for a
+    # (1, 784) @ (784, 500) here.
+    if m == 1 and (k == 1 or x.strides[1] == x.itemsize):
+        if y_order == 1:
+            _xxgemv(_N, n, k, alpha, y, y_ld, x, beta, out)
+        else:
+            _xxgemv(_T, k, n, alpha, y, y_ld, x, beta, out)
+    elif n == 1 and (k == 1 or y.strides[0] == y.itemsize):
+        if x_order == 1:
+            _xxgemv(_T, k, m, alpha, x, x_ld, y, beta, out)
+        else:
+            _xxgemv(_N, m, k, alpha, x, x_ld, y, beta, out)
+    else:
+        _xxgemm(_N if y_order == 1 else _T, _N if x_order == 1 else _T, n, m, k,
+                alpha, y, y_ld, x, x_ld, beta, out, max(n, 1))
+
+
+@register_funcify_and_cache_key(Dot22)
+def _numba_dot22(op, node, **kwargs):
+    dtype = node.outputs[0].type.numpy_dtype
+    one, zero = dtype.type(1), dtype.type(0)
+
+    @numba_basic.numba_njit
+    def dot22(x, y):
+        out = np.empty((x.shape[0], y.shape[1]), dtype=dtype)
+        gemm_into(one, x, y, zero, out)
+        return out
+
+    return dot22, _cache_key("Dot22", node)
+
+
+@register_funcify_and_cache_key(Dot22Scalar)
+def _numba_dot22scalar(op, node, **kwargs):
+    dtype = node.outputs[0].type.numpy_dtype
+    zero = dtype.type(0)
+
+    @numba_basic.numba_njit
+    def dot22scalar(x, y, a):
+        out = np.empty((x.shape[0], y.shape[1]), dtype=dtype)
+        gemm_into(dtype.type(a[()]), x, y, zero, out)
+        return out
+
+    return dot22scalar, _cache_key("Dot22Scalar", node)
+
+
+@register_funcify_and_cache_key(Gemm)
+def _numba_gemm(op, node, **kwargs):
+    dtype = node.outputs[0].type.numpy_dtype
+    inplace = op.inplace
+
+    @numba_basic.numba_njit
+    def gemm(z, a, x, y, b):
+        m, n = x.shape[0], y.shape[1]
+        if inplace and z.shape == (m, n) and (m <= 1 or z.strides[0] == n * z.itemsize) \
+                and (n <= 1 or z.strides[1] == z.itemsize):
+            out = z  # the parameter update, in place: one pass over W
+        else:
+            out = np.empty((m, n), dtype=dtype)
+            out[...] = z  # z may broadcast (a row or a column), as in Gemm.perform
+        gemm_into(dtype.type(a[()]), x, y, dtype.type(b[()]), out)
+        return out
+
+    return gemm, _cache_key("Gemm" + ("_inplace" if inplace else ""), node)
+
+
+# -- exp(-|x|) and log1p(e) for the float32 sigmoid and softplus ---------------------------
+@intrinsic
+def _pow2(typingctx, n):
+    """2.0**n as float32 for an int32 n in [-126, 127], from the exponent bits."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        bits = builder.shl(builder.add(args[0], ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return sig, codegen
+
+
+# No "reassoc" and no "afn": they would let LLVM undo the split of ln 2 below
+# (Cody-Waite) or swap in its own approximations. Contractions into FMA are fine.
+_EXACT = {"contract", "nsz", "arcp"}
+_F = np.float32
+_LN2_HI = _F(0.693359375)  # 355/512: n * _LN2_HI is exact for |n| < 2**15
+_LN2_LO = _F(math.log(2) - 0.693359375)
+_LOG2E = _F(1 / math.log(2))
+_EXP_MIN = _F(math.log(2.0**-126))  # below it exp underflows float32's normal range
+# Taylor coefficients 1/k!, k = 7..0: on |r| <= ln(2)/2 the remainder r^8/8! is
+# under 2^-27 of e^r, below float32's half-ulp.
+_EXP_TAYLOR = tuple(_F(1 / math.factorial(k)) for k in range(7, -1, -1))
+# log1p(e) = 2 atanh(s), s = e/(2+e) in [0, 1/3]: 2 (s + s^3/3 + ... + s^15/15);
+# the first term left out, s^17/17, is under 2^-29 of the sum.
+_ATANH_SERIES = tuple(_F(1 / k) for k in range(15, 0, -2))
+
+
+@numba_basic.numba_njit(fastmath=_EXACT, error_model="numpy")
+def exp_neg_abs_f32(x):
+    """exp(-|x|) in float32, within about 1 ulp, vectorizable (no libm call)."""
+    y = -abs(x)
+    small = y < _EXP_MIN  # also -inf; NaN compares false and stays NaN below
+    y = max(y, _EXP_MIN)
+    n = np.floor(y * _LOG2E + _F(0.5))
+    r = (y - n * _LN2_HI) - n * _LN2_LO
+    p = _EXP_TAYLOR[0]
+    for c in _EXP_TAYLOR[1:]:
+        p = p * r + c
+    n_int = np.int32(n) if n == n else np.int32(0)  # a NaN must not reach the int conversion
+    return _F(0) if small else p * _pow2(n_int)
+
+
+@numba_basic.numba_njit(fastmath=_EXACT, error_model="numpy")
+def log1p_unit_f32(e):
+    """log1p(e) in float32 for e in [0, 1], within about 1 ulp, vectorizable."""
+    s = e / (_F(2) + e)
+    s2 = s * s
+    p = _ATANH_SERIES[0]
+    for c in _ATANH_SERIES[1:]:
+        p = p * s2 + c
+    return _F(2) * s * p
+
+
+@register_funcify_and_cache_key(ExpNegAbs)
+def _numba_exp_neg_abs(op, node, **kwargs):
+    if node.inputs[0].type.dtype == "float32":
+        return exp_neg_abs_f32, _cache_key("ExpNegAbs", node)
+
+    @numba_basic.numba_njit
+    def exp_neg_abs_any(x):
+        return np.exp(-np.abs(x))
+
+    return exp_neg_abs_any, _cache_key("ExpNegAbs", node)
+
+
+@register_funcify_and_cache_key(Log1pUnit)
+def _numba_log1p_unit(op, node, **kwargs):
+    if node.inputs[0].type.dtype == "float32":
+        return log1p_unit_f32, _cache_key("Log1pUnit", node)
+
+    @numba_basic.numba_njit
+    def log1p_any(e):
+        return np.log1p(e)
+
+    return log1p_any, _cache_key("Log1pUnit", node)
+
+
+
+
+
+# -- ExpandDims as a reshape ---------------------------------------------------------------
+@register_funcify_and_cache_key(ContiguousExpandDims)
+def _numba_contiguous_expand_dims(op, node, **kwargs):
+    new_order = tuple(-1 if o == "x" else o for o in op.new_order)
+    template = (1,) * len(new_order)
+
+    @numba_basic.numba_njit
+    def expand_dims(x):
+        shape = template
+        for i, o in enumerate(new_order):
+            if o != -1:
+                shape = numba_basic.tuple_setitem(shape, i, x.shape[o])
+        return np.ascontiguousarray(x).reshape(shape)
+
+    return expand_dims, _cache_key(f"ExpandDims{new_order}", node)

@@ -1,0 +1,175 @@
+"""VAE on dynamically binarized MNIST, with a test ELBO and an importance-sampled NLL.
+
+Defaults, and why: a 784-512-512-50 encoder with a mirrored decoder, ReLU
+units, Adam at 1e-3 with batches of 100, the usual MLP VAE of the literature
+(pythae's MNIST VAE reaches 89.78 nats with a model of this size). ReLU because
+on this 2-core CPU an epoch costs ~5.4 s of CPU time against ~7.4 s for
+softplus. Batches of 100 because smaller ones waste the matrix products and
+larger ones take fewer steps per second of training. The learning rate decays
+by ``--lr-decay`` (0.98) per epoch, so the last epochs average the gradient
+noise out instead of jittering around the optimum: after 100 epochs it is 1.3e-4.
+100 epochs keep the whole run (training, then k = 1000 importance samples on
+the 10,000 test images) around 20 minutes on a quiet 2-core machine.
+
+Writes ``vae.npz`` (the trained model, for ``dae eval`` and ``dae sample``),
+``samples.png``, ``reconstructions.png``, ``manifold.png`` (``--latent 2``) and
+``results.json`` (the numbers, their protocol and the per-epoch history).
+
+Protocol: dynamic binarization in training (a fresh x_bin ~ Bernoulli(x) each
+step); validation and test sets binarized once with ``--eval-seed`` (0), which
+also seeds the evaluation's samples. Every number printed or written says so.
+"""
+import json
+import time
+
+import numpy as np
+
+from dae.cli import add_common_flags, non_negative_int, positive_float, positive_int, progress_bar, say
+
+HELP = "variational autoencoder on binarized MNIST: ELBO, importance-sampled NLL, samples"
+
+
+def run(args):
+    import pytensor
+
+    from dae.config import floatX, set_mode
+    from dae.data import load_mnist
+    from dae.evaluate import PROTOCOL, Evaluator, binarize
+    from dae.io import save
+    from dae.random import RandomStreams
+    from dae.train import compile_step, fit
+    from dae.utils import atomic_write, save_png
+    from dae.VAE import VAE
+
+    set_mode(args.mode)
+    (train_x, _), (valid_x, _), (test_x, _) = load_mnist(args.data_dir)
+    valid_bin, test_bin = binarize(valid_x, args.eval_seed), binarize(test_x, args.eval_seed)
+    once = PROTOCOL.format(seed=args.eval_seed)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+
+    rng = np.random.RandomState(args.seed)
+    model = VAE(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_visible=train_x.shape[1],
+                hidden_layers_sizes=args.hidden, n_latent=args.latent, activation=args.activation)
+    learning_rate = pytensor.shared(np.asarray(args.learning_rate, floatX()), name="learning_rate")
+    cost, updates = model.get_cost_updates(learning_rate, update_rule="adam", binarize=True)
+    step = compile_step({model.x: pytensor.shared(train_x, borrow=True)}, args.batch_size, cost, updates,
+                        args.mode)
+    evaluator = Evaluator(model, seed=args.eval_seed, mode=args.mode)
+    say(f"VAE {'-'.join(map(str, [model.n_visible] + model.hidden_layers_sizes + [model.n_latent]))}"
+        f" ({args.activation}), Adam lr {args.learning_rate:g} x {args.lr_decay:g}/epoch, batch "
+        f"{args.batch_size}, {args.epochs} epochs; train ELBO on dynamically binarized batches, "
+        f"valid ELBO on the validation set {once}")
+
+    def on_epoch(record):
+        start = time.perf_counter()
+        record["train_elbo"] = -record.pop("cost")
+        record["valid_elbo"] = float(evaluator.elbo(valid_bin).mean())
+        record["seconds"] += time.perf_counter() - start
+        learning_rate.set_value(learning_rate.get_value() * np.asarray(args.lr_decay, floatX()))
+        say(f"epoch {record['epoch']:3d}  train ELBO {record['train_elbo']:8.2f} (dynamic binarization)  "
+            f"valid ELBO {record['valid_elbo']:8.2f} nats (binarized once, seed {args.eval_seed})  "
+            f"{record['seconds']:.1f} s")
+
+    started = time.perf_counter()
+    history = fit(step, step.n_steps, args.epochs, on_epoch=on_epoch,
+                  progress=progress_bar(args.quiet, "VAE"))
+    train_seconds = time.perf_counter() - started
+    say(f"wrote {save(model, args.output_dir / 'vae.npz', info={'image_shape': [28, 28]})} "
+        f"(dae eval / dae sample read it)")
+
+    test_elbo = float(evaluator.elbo(test_bin).mean())
+    say(f"test ELBO {test_elbo:.2f} nats (one z per image, analytic KL; test set {once})")
+    started = time.perf_counter()
+    bar = progress_bar(args.quiet, f"IWAE k={args.k}")
+    iwae = evaluator.iwae(test_bin, args.k, progress=None if bar is None else (lambda it: bar(it, 0)))
+    nll, eval_seconds = -float(iwae.mean()), time.perf_counter() - started
+    say(f"test NLL {nll:.2f} nats (IWAE k={args.k}; test set {once}) "
+        f"+- {iwae.std() / np.sqrt(len(iwae)):.2f} standard error over images; {eval_seconds:.0f} s")
+
+    pictures = {"samples.png": prior_samples(model, args.seed),
+                "reconstructions.png": reconstructions(model, test_bin[:50])}
+    if model.n_latent == 2:
+        pictures["manifold.png"] = manifold(model)
+    for name, image in pictures.items():
+        say(f"wrote {save_png(image, args.output_dir / name)}")
+
+    results = {
+        "protocol": f"dynamic binarization in training; validation and test sets binarized once with "
+                    f"seed {args.eval_seed}",
+        "test_elbo": test_elbo, "test_elbo_method": "one z per image, analytic KL",
+        "test_nll": nll, "test_nll_method": f"IWAE bound, k={args.k}", "k": args.k,
+        "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+        "hyperparameters": model.hyperparameters(), "flags": {key: str(value) for key, value in vars(args).items()
+                                                              if key != "run"},
+        "history": history,
+    }
+    with atomic_write(args.output_dir / "results.json", "w") as f:
+        json.dump(results, f, indent=1)
+    say(f"wrote {args.output_dir / 'results.json'}")
+    return 0
+
+
+def _decoder(model):
+    import pytensor
+    import pytensor.tensor as pt
+    z = pt.matrix("z", dtype=model.dtype)
+    return pytensor.function([z], model.get_reconstructed_input(z))
+
+
+def _tile(rows, tile_shape):
+    """Rows of 784 Bernoulli means as one image of 28 x 28 tiles, pixels not rescaled."""
+    from dae.utils import tile_raster_images
+    return tile_raster_images(rows, img_shape=(28, 28), tile_shape=tile_shape, tile_spacing=(1, 1),
+                              scale_rows_to_unit_interval=False)
+
+
+def prior_samples(model, seed, n=10):
+    """An n x n grid of decoder means at z ~ N(0, I) drawn with ``seed``: uint8 image."""
+    z = np.random.default_rng(seed).standard_normal((n * n, model.n_latent)).astype(model.dtype)
+    return _tile(_decoder(model)(z), (n, n))
+
+
+def reconstructions(model, x, columns=10):
+    """Rows of ``x`` (a multiple of ``columns``), each row of images above its reconstructions.
+
+    A reconstruction is the decoder mean at z = mu(x), the mean of q(z|x).
+    """
+    import pytensor
+    encode = pytensor.function([model.x], model.get_encoder(model.x)[0])
+    rows = len(x) // columns
+    pairs = np.stack([x.reshape(rows, columns, -1),
+                      _decoder(model)(encode(x)).reshape(rows, columns, -1)], axis=1)
+    return _tile(pairs.reshape(2 * rows * columns, -1), (2 * rows, columns))
+
+
+def manifold(model, n=20):
+    """The decoder of a 2-D latent model over an n x n grid of N(0, 1) quantiles 0.05 .. 0.95.
+
+    Row i holds z_2 = q_i (top to bottom), column j z_1 = q_j: uint8 image.
+    """
+    from scipy.stats import norm
+    if model.n_latent != 2:
+        raise ValueError(f"the manifold needs a 2-D latent space, this model has {model.n_latent}; "
+                         "train with --latent 2")
+    grid = norm.ppf(np.linspace(0.05, 0.95, n))
+    points = np.array([[z1, z2] for z2 in grid for z1 in grid], dtype=model.dtype)
+    return _tile(_decoder(model)(points), (n, n))
+
+
+def add_flags(p):
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 512],
+                   help="encoder hidden layer sizes; the decoder mirrors them (default 512 512)")
+    p.add_argument("--latent", type=positive_int, default=50, help="latent dimensions (default 50)")
+    p.add_argument("--activation", choices=["relu", "softplus", "tanh", "sigmoid"], default="relu",
+                   help="hidden units (default relu)")
+    p.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step (default 1e-3)")
+    p.add_argument("--lr-decay", type=positive_float, default=0.98,
+                   help="learning rate factor after each epoch (default 0.98; 1 keeps it constant)")
+    p.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
+    p.add_argument("--epochs", type=positive_int, default=100, help="training epochs (default 100)")
+    p.add_argument("--k", type=positive_int, default=1000,
+                   help="importance samples for the test NLL (default 1000)")
+    p.add_argument("--eval-seed", type=non_negative_int, default=0,
+                   help="seed binarizing the validation and test sets once, and of the evaluation's "
+                        "samples (default 0)")
+    add_common_flags(p, seed=123, output_dir="vae_plots")

@@ -1,0 +1,317 @@
+"""Saving and loading models: one ``.npz`` file that runs no code when read.
+
+A model file is a NumPy ``.npz`` archive read with ``allow_pickle=False``. It holds
+
+========================  =====================================================
+key                       content
+========================  =====================================================
+``meta``                  uint8 array: UTF-8 JSON, the table below
+``param_000``, ...        the model's parameters, in ``model.params`` order
+``state_000``, ...        extra arrays (a checkpoint's optimizer state)
+========================  =====================================================
+
+and ``meta`` is::
+
+    {"format": "dae-model", "format_version": 1, "dae_version": "0.1.0",
+     "class": "dA", "hyperparameters": {...},          # rebuild the model
+     "params": [{"name": "W", "shape": [784, 500], "dtype": "float32"}, ...],
+     "state":  [{"name": ..., "shape": ..., "dtype": ...}, ...],
+     "rng": {...},                                      # theano_rng's generator state
+     "info": {...}}                                     # free JSON: image shape, training
+
+Loading looks the class name up in :data:`REGISTRY` (dae's own model classes)
+and nowhere else, builds it from its hyperparameters, and copies the arrays in:
+the round trip is bit-identical. Every problem with a file (missing, truncated,
+not a zip, bad JSON, a missing key, an array of the wrong shape or dtype, a
+format newer than this dae reads) raises one :class:`ModelFileError`.
+
+Files are written atomically (a temporary file, then a rename), so a crash or a
+Ctrl-C while saving leaves the previous file whole.
+"""
+import json
+import zipfile
+
+import numpy as np
+
+FORMAT = "dae-model"
+FORMAT_VERSION = 1
+
+#: The classes a model file may name, and the module defining each. Nothing
+#: else is ever imported or called on load.
+REGISTRY = {"dA": "dae.dA", "cA": "dae.cA", "sA": "dae.sA", "SdA": "dae.SdA", "VAE": "dae.VAE"}
+
+META_KEY = "meta"
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, damaged, tampered with or from an unknown format version."""
+
+
+class ModelFile:
+    """What a model file holds, checked but not yet built into a model.
+
+    Attributes
+    ----------
+    path : str
+    meta : dict, the JSON header (see the module docstring)
+    params : list of numpy arrays, in ``model.params`` order
+    state : list of (name, numpy array), extra arrays (checkpoints)
+    """
+
+    def __init__(self, path, meta, params, state):
+        self.path, self.meta, self.params, self.state = path, meta, params, state
+
+    @property
+    def class_name(self):
+        return self.meta["class"]
+
+    @property
+    def hyperparameters(self):
+        return self.meta["hyperparameters"]
+
+    @property
+    def info(self):
+        return self.meta["info"]
+
+    @property
+    def param_names(self):
+        return [p["name"] for p in self.meta["params"]]
+
+
+# -- the model classes ---------------------------------------------------------------
+def model_class(name):
+    """The class registered as ``name`` (imported lazily from :data:`REGISTRY`)."""
+    import importlib
+
+    if name not in REGISTRY:
+        raise ModelFileError(f"unknown model class {name!r}: expected one of {', '.join(REGISTRY)}")
+    try:
+        module = importlib.import_module(REGISTRY[name])
+    except ImportError as exc:
+        raise ModelFileError(f"model class {name} is not available in this dae ({exc}); "
+                             "upgrade dae to load this file") from None
+    return getattr(module, name)
+
+
+def model_variables(model):
+    """The shared variables a model file holds: ``model.params``, then, for a
+    stacked model, its autoencoder layers' own parameters (the SdA's visible
+    biases b'_i serve pretraining and are not in ``params``), each once."""
+    variables, seen = [], set()
+    layers = [model] + list(getattr(model, "dA_layers", ()))
+    for owner in layers:
+        for var in owner.params:
+            if id(var) not in seen:
+                seen.add(id(var))
+                variables.append(var)
+    return variables
+
+
+# -- saving -----------------------------------------------------------------------------
+def save(model, path, info=None, state=()):
+    """Write ``model`` to ``path`` atomically; return ``path``.
+
+    Parameters
+    ----------
+    model : a dA, cA, sA, SdA or VAE (a class in :data:`REGISTRY`)
+    path : str or path-like; written as given (no suffix added)
+    info : dict of JSON values, optional: stored as ``meta["info"]`` (the CLI
+        keeps the image shape and the training progress there)
+    state : sequence of (name, array), optional: extra arrays (a checkpoint's
+        optimizer state), read back as :attr:`ModelFile.state`
+    """
+    from dae import __version__
+    from dae.utils import atomic_write
+
+    name = type(model).__name__
+    if name not in REGISTRY or model_class(name) is not type(model):
+        raise TypeError(f"cannot save a {type(model).__module__}.{name}: model files hold dae's "
+                        f"own classes ({', '.join(REGISTRY)})")
+    variables = model_variables(model)
+    params = [np.asarray(v.get_value(borrow=True)) for v in variables]
+    state = [(str(n), np.asarray(a)) for n, a in state]
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "dae_version": __version__,
+        "class": name, "hyperparameters": model.hyperparameters(),
+        "params": [_describe(v.name or f"param{i}", a) for i, (v, a) in enumerate(zip(variables, params))],
+        "state": [_describe(n, a) for n, a in state],
+        "rng": _rng_state(model),
+        "info": dict(info or {}),
+    }
+    try:
+        text = json.dumps(meta, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot save {name}: its hyperparameters or info are not plain JSON "
+                        f"values ({exc})") from None
+    arrays = {META_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
+    arrays.update({f"param_{i:03d}": a for i, a in enumerate(params)})
+    arrays.update({f"state_{i:03d}": a for i, (_, a) in enumerate(state)})
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def _describe(name, array):
+    return {"name": name, "shape": list(array.shape), "dtype": array.dtype.str}
+
+
+def _rng_state(model):
+    rng = getattr(model, "theano_rng", None)
+    return rng.get_state() if hasattr(rng, "get_state") else None
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON")
+
+
+# -- loading ----------------------------------------------------------------------------
+def load(path):
+    """The model saved in ``path`` (see :func:`save`), parameters bit-identical.
+
+    The file's ``info`` is kept on the model as ``model.saved_info``.
+    """
+    return build(read(path))
+
+
+def read(path):
+    """Read and check a model file without building the model; returns a :class:`ModelFile`."""
+    where = str(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{where} holds a bare array, not a dae model file (an .npz "
+                                 "written by model.save or the dae command)")
+        with archive:
+            keys = set(archive.files)
+            if META_KEY not in keys:
+                raise ModelFileError(f"{where}: no {META_KEY!r} entry; this is not a dae model file "
+                                     "(dae writes them with model.save or the dae command)")
+            meta = _parse_meta(where, archive[META_KEY])
+            params = _arrays(where, archive, keys, "param", meta["params"])
+            state = _arrays(where, archive, keys, "state", meta["state"])
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise ModelFileError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{where} is a folder; expected a model file (.npz)") from None
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{where} is damaged or not a dae model file (truncated or "
+                             f"modified?): {type(exc).__name__}: {exc}. Use another copy or "
+                             "train the model again") from None
+    expected = {f"param_{i:03d}" for i in range(len(params))} | \
+               {f"state_{i:03d}" for i in range(len(state))} | {META_KEY}
+    if keys != expected:
+        raise ModelFileError(f"{where}: unexpected entries {sorted(keys - expected)}; the file was "
+                             "modified after dae wrote it")
+    return ModelFile(where, meta, params, [(d["name"], a) for d, a in zip(meta["state"], state)])
+
+
+def _parse_meta(where, raw):
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{where}: {META_KEY!r} is {raw.dtype} {raw.shape}, expected a uint8 "
+                             "vector of JSON")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{where}: its metadata is not valid JSON ({exc}); the file is damaged") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{where}: not a dae model file (format {_get(meta, 'format')!r}, "
+                             f"expected {FORMAT!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{where}: bad format version {version!r}; the file is damaged")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{where} has format version {version}, written by dae "
+                             f"{meta.get('dae_version', '?')}; this dae reads version "
+                             f"{FORMAT_VERSION} or older: upgrade dae to load it")
+    kinds = {"class": str, "hyperparameters": dict, "params": list, "state": list, "info": dict}
+    for key, kind in kinds.items():
+        if not isinstance(meta.get(key), kind):
+            raise ModelFileError(f"{where}: metadata field {key!r} is {_get(meta, key)!r}, expected "
+                                 f"a {kind.__name__}; the file is damaged")
+    if meta["class"] not in REGISTRY:
+        raise ModelFileError(f"{where}: unknown model class {meta['class']!r}; expected one of "
+                             f"{', '.join(REGISTRY)}")
+    for entry in meta["params"] + meta["state"]:
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                and isinstance(entry.get("shape"), list) and isinstance(entry.get("dtype"), str)):
+            raise ModelFileError(f"{where}: bad array description {entry!r}; the file is damaged")
+    return meta
+
+
+def _get(meta, key):
+    return meta.get(key) if isinstance(meta, dict) else meta
+
+
+def _arrays(where, archive, keys, prefix, described):
+    arrays = []
+    for i, entry in enumerate(described):
+        key = f"{prefix}_{i:03d}"
+        if key not in keys:
+            raise ModelFileError(f"{where}: array {key} ({entry['name']}) is missing; the file is "
+                                 "damaged or was modified")
+        array = archive[key]
+        if list(array.shape) != entry["shape"] or array.dtype.str != entry["dtype"]:
+            raise ModelFileError(
+                f"{where}: {key} ({entry['name']}) is {array.dtype.str} {list(array.shape)}, but the "
+                f"file says {entry['dtype']} {entry['shape']}; the file was modified")
+        arrays.append(array)
+    return arrays
+
+
+# -- building -----------------------------------------------------------------------------
+def build(record):
+    """The model a :class:`ModelFile` describes, its parameters and random state set."""
+    cls = model_class(record.class_name)
+    try:
+        model = cls(numpy_rng=np.random.RandomState(0), **record.hyperparameters)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{record.path}: cannot rebuild {record.class_name} from its "
+                             f"hyperparameters {record.hyperparameters}: {exc}") from None
+    assign(model, record)
+    model.saved_info = record.info
+    return model
+
+
+def assign(model, record):
+    """Copy a model file's parameters and random state into ``model``.
+
+    ``model`` must be of the file's class with the same hyperparameters (a
+    checkpoint restored into the model a resumed run rebuilt).
+    """
+    name = type(model).__name__
+    if name != record.class_name:
+        raise ModelFileError(f"{record.path} holds a {record.class_name}, not a {name}")
+    wanted = json.loads(json.dumps(model.hyperparameters(), default=_json_default))
+    if wanted != record.hyperparameters:
+        raise ModelFileError(f"{record.path} holds {name}({_kwargs(record.hyperparameters)}), "
+                             f"but the model here is {name}({_kwargs(wanted)})")
+    variables = model_variables(model)
+    if len(variables) != len(record.params):
+        raise ModelFileError(f"{record.path} holds {len(record.params)} parameters, "
+                             f"{name} has {len(variables)}; the file was modified")
+    for var, array, entry in zip(variables, record.params, record.meta["params"]):
+        current = var.get_value(borrow=True)
+        if array.shape != current.shape or array.dtype != current.dtype:
+            raise ModelFileError(
+                f"{record.path}: parameter {entry['name']} is {array.dtype} {array.shape}; "
+                f"{name}({_kwargs(wanted)}) needs {current.dtype} {current.shape}")
+    for var, array in zip(variables, record.params):
+        var.set_value(np.array(array, copy=True), borrow=True)
+    rng = getattr(model, "theano_rng", None)
+    if record.meta.get("rng") is not None and hasattr(rng, "set_state"):
+        try:
+            rng.set_state(record.meta["rng"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{record.path}: bad random-generator state ({exc}); "
+                                 "the file is damaged") from None
+    return model
+
+
+def _kwargs(params):
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())

@@ -1,0 +1,151 @@
+"""dae's Numba mode: PyTensor's NUMBA mode, made fast for training autoencoders.
+
+PyTensor's Numba backend leaves three costs in an autoencoder's training step
+that the C backend (with BLAS) and JAX avoid. Each is fixed here; the
+measurements are in ``benchmarks/README.md``.
+
+1. **No BLAS rewrites.** The Numba linker excludes them, so the SGD update
+   ``W - lr * (x~^T dh + da^T y)`` runs as two matrix products and then three
+   passes over W. Here they run (``Dot22``, ``Dot22Scalar``, ``Gemm``): the
+   update becomes two in-place ``gemm`` calls on W.
+2. **Copied transposes.** PyTensor's transpose is an ``as_strided`` view that
+   Numba types as non-contiguous, and Numba's ``np.dot`` copies such an operand
+   before every product (``y W^T`` copies W). The kernels here hand any row- or
+   column-major operand to BLAS with the right transpose flag instead.
+3. **Strided broadcasts.** A bias ``b[None, :]`` reaches an elementwise loop
+   as an arbitrarily strided view, and the loop is not vectorized; here it is
+   a reshape of a contiguous array.
+4. **Sigmoid and softplus.** PyTensor's Numba kernels compute them in float64,
+   with branches and scalar libm calls: about 20 ns an element for the
+   decoder's softplus-and-sigmoid, a quarter of a dA step. In float32 graphs
+   they are rewritten into one form sharing ``e = exp(-|x|)``::
+
+       sigmoid(x)  = (1 if x >= 0 else e) / (1 + e)
+       softplus(x) = max(x, 0) + log1p(e)
+
+   exact for every x (no overflow, no log(0)), with ``exp(-|x|)`` and
+   ``log1p(e)`` kernels that LLVM vectorizes (well under 1 ns an element).
+
+The graph, its dtypes and its random draws are otherwise PyTensor's. The Numba
+kernels live in :mod:`dae._numba_kernels`, imported on the first compile so that
+``import dae`` does not import Numba. :func:`dae.config.get_mode` hands this
+mode out for ``"numba"``.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytensor.scalar as ps
+import pytensor.tensor.elemwise
+import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+from pytensor.link.numba.linker import NumbaLinker
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
+
+
+# Both scalar ops carry C code although dae runs them in Numba only: PyTensor's
+# elementwise fusion fuses only scalar ops that have it.
+class ExpNegAbs(ps.UnaryScalarOp):
+    """``exp(-|x|)``, in (0, 1]: the term sigmoid and softplus share."""
+
+    def impl(self, x):
+        return np.exp(-np.abs(x))
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        return f"{outputs[0]} = exp(-fabs({inputs[0]}));"
+
+    def c_code_cache_version(self):
+        return (1,)
+
+
+class Log1pUnit(ps.UnaryScalarOp):
+    """``log1p(e)`` for ``e`` in [0, 1] (what :class:`ExpNegAbs` returns)."""
+
+    def impl(self, e):
+        return np.log1p(e)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        return f"{outputs[0]} = log1p({inputs[0]});"
+
+    def c_code_cache_version(self):
+        return (1,)
+
+
+exp_neg_abs = Elemwise(ExpNegAbs(ps.upgrade_to_float, name="exp_neg_abs"))
+log1p_unit = Elemwise(Log1pUnit(ps.upgrade_to_float, name="log1p_unit"))
+
+
+@node_rewriter([Elemwise])
+def local_float32_sigmoid_softplus(fgraph, node):
+    """sigmoid(x) -> (x >= 0 ? 1 : e) / (1 + e); softplus(x) -> max(x, 0) + log1p(e); e = exp(-|x|).
+
+    float32 only: float64 graphs (gradient checks) keep PyTensor's kernels.
+    """
+    scalar_op = node.op.scalar_op
+    if type(scalar_op) not in (ps.Sigmoid, ps.Softplus):
+        return None
+    [x] = node.inputs
+    if x.type.dtype != "float32" or node.outputs[0].type.dtype != "float32":
+        return None
+    # Constants of x's rank, so that fusion inlines them in the loop.
+    one, zero = (pt.constant(np.full((1,) * x.ndim, v, np.float32)) for v in (1, 0))
+    e = exp_neg_abs(x)
+    if type(scalar_op) is ps.Sigmoid:
+        return [pt.switch(pt.ge(x, zero), one, e) / (one + e)]
+    return [pt.maximum(x, zero) + log1p_unit(e)]
+
+
+class ContiguousExpandDims(DimShuffle):
+    """A DimShuffle that only inserts broadcastable axes, contiguous for Numba.
+
+    PyTensor's Numba kernel for every DimShuffle is an ``as_strided`` view,
+    which Numba types as arbitrarily strided; an elementwise loop reading a
+    bias ``b[None, :]`` through it is not vectorized (``sigmoid(x W + b)`` ran
+    10 times slower than ``sigmoid(x W + B)`` with a full matrix B). This one is
+    a reshape of a contiguous array (a view unless the input is strided).
+    """
+
+    # ExternalCOp reads the C file relative to the class's module: point at PyTensor's.
+    c_func_file = str(Path(pytensor.tensor.elemwise.__file__).parent / DimShuffle.c_func_file)
+
+
+@node_rewriter([DimShuffle])
+def local_contiguous_expand_dims(fgraph, node):
+    if type(node.op) is DimShuffle and node.op.is_expand_dims:
+        return [ContiguousExpandDims(input_ndim=node.op.input_ndim,
+                                     new_order=node.op.new_order)(node.inputs[0])]
+    return None
+
+
+class BlasNumbaLinker(NumbaLinker):
+    """The Numba linker with PyTensor's BLAS rewrites allowed, and dae's kernels."""
+
+    incompatible_rewrites = tuple(r for r in NumbaLinker.incompatible_rewrites if r != "BlasOpt")
+
+    def fgraph_convert(self, fgraph, **kwargs):
+        import dae._numba_kernels  # noqa: F401  (registers the kernels with PyTensor)
+        return super().fgraph_convert(fgraph, **kwargs)
+
+
+def _build():
+    # Gemv and Ger (products with row or column vectors) have no kernel here;
+    # excluding their rewrite leaves those products as Gemm, which handles them.
+    query = RewriteDatabaseQuery(include=["fast_run", "numba"], exclude=["local_gemm_to_gemv"])
+    sigmoid = in2out(local_float32_sigmoid_softplus, name="dae_float32_sigmoid_softplus")
+    expand_dims = in2out(local_contiguous_expand_dims, name="dae_contiguous_expand_dims")
+    # sigmoid at 40: after PyTensor's stability rewrites (1.5) and specialize (2),
+    # so log(sigmoid(x)) has already become -softplus(-x); before fusion (48-49),
+    # so sigmoid(a) and softplus(a) share one e in one loop. expand_dims after
+    # fusion, before the destroy handler (49.5) and the inplace rewrites.
+    return Mode(BlasNumbaLinker(), query).register((sigmoid, 40), (expand_dims, 49.2))
+
+
+_MODE = []
+
+
+def mode():
+    """dae's Numba mode (built once)."""
+    if not _MODE:
+        _MODE.append(_build())
+    return _MODE[0]

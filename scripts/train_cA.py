@@ -1,0 +1,13 @@
+"""Contractive autoencoder on MNIST: the deeplearning.net tutorial's experiment.
+
+Trains a 784-500 cA for 20 epochs (learning rate 0.01, batch 10, contraction
+0.1, seed 123), printing each epoch's reconstruction cost, mean ||J_f(x)||_F and
+seconds, and writes ``cA_plots/cae_filters.png``.
+Run ``python scripts/train_cA.py --help`` for the flags.
+"""
+import sys
+
+from dae.cli import script_main
+
+if __name__ == "__main__":
+    sys.exit(script_main("cA"))

@@ -1,0 +1,199 @@
+"""The per-run machinery: checkpoints, exact resume, Ctrl-C, divergence, records, curve."""
+import argparse
+import json
+import signal
+
+import numpy as np
+import pytensor
+import pytest
+from PIL import Image
+
+from dae import io
+from dae.dA import dA
+from dae.session import (CHECKPOINT, CURVE, METRICS, Interrupted, RunDiverged, Session,
+                         SessionError, _ticks, draw_learning_curve)
+from dae.train import compile_step
+
+MODE = "py"  # compiles in a fraction of Numba's time; these graphs are tiny
+DATA = (np.random.default_rng(0).random((50, 12)) > 0.5).astype("float32")
+
+
+def _args(tmp_path, **flags):
+    values = dict(output_dir=tmp_path / "run", resume=False, epochs=3, learning_rate=0.01,
+                  seed=5, quiet=True, mode=None, rule="adam")
+    values.update(flags)
+    return argparse.Namespace(**values)
+
+
+class Interrupting:
+    """A step that raises SIGINT (as Ctrl-C does) during its ``at``-th call."""
+
+    def __init__(self, step, at):
+        self.step, self.at, self.calls = step, at, 0
+        self.n_steps, self.function = step.n_steps, step.function
+
+    def __call__(self, i):
+        self.calls += 1
+        if self.calls == self.at:
+            signal.raise_signal(signal.SIGINT)
+        return self.step(i)
+
+
+def _run(args, stages=("one",), interrupt=None, report=None, mode=MODE):
+    """Train one dA per stage under a Session, as an experiment does; return the session."""
+    session = Session(args, "test", report=report)
+    models = {}
+    for k, stage in enumerate(stages):
+        if session.done(stage):
+            continue
+        rng = np.random.RandomState(args.seed + k)
+        model = dA(rng, theano_rng=rng.randint(2**30), n_visible=12, n_hidden=5)
+        cost, updates = model.get_cost_updates(0.3, args.learning_rate, update_rule=args.rule)
+        step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, mode)
+        if interrupt and interrupt[0] == stage:
+            step = Interrupting(step, interrupt[1])
+        session.fit(stage, model, step, args.epochs)
+        models[stage] = model
+    session.finish()
+    session.models = models
+    return session
+
+
+def _values(model):
+    return [p.get_value() for p in model.params]
+
+
+def _assert_same(a, b):
+    for x, y in zip(_values(a), _values(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def _metrics(args):
+    return [json.loads(line) for line in (args.output_dir / METRICS).read_text().splitlines()]
+
+
+def test_checkpoint_every_epoch_and_records(tmp_path):
+    lines = []
+    args = _args(tmp_path)
+    session = _run(args, report=lines.append)
+    record = io.read(args.output_dir / CHECKPOINT)
+    training = record.info["training"]
+    assert training["stage"] == "one" and training["epochs"] == 3 and training["finished"]
+    assert [n for n, _ in record.state] == ["t", "m", "v", "m", "v", "m", "v"]  # Adam's state
+    assert training["args"]["learning_rate"] == 0.01 and "resume" not in training["args"]
+    metrics = _metrics(args)
+    assert [r["epoch"] for r in metrics] == [0, 1, 2] and metrics == session.history
+    assert len(lines) == 3 and lines[0].startswith("one epoch   0  cost ")
+    assert metrics[-1]["cost"] < metrics[0]["cost"]
+
+
+@pytest.mark.parametrize("mode", [MODE, None])  # None: dae's default, Numba
+def test_resume_after_more_epochs_is_exact(tmp_path, mode):
+    """2 epochs, then resumed to 4, ends bit-identical to 4 epochs at once (Adam's state too)."""
+    whole = _run(_args(tmp_path / "a", epochs=4), mode=mode)
+    _run(_args(tmp_path / "b", epochs=2), mode=mode)
+    resumed = _run(_args(tmp_path / "b", epochs=4, resume=True, _explicit={"epochs", "resume"}),
+                   mode=mode)
+    _assert_same(whole.models["one"], resumed.models["one"])
+    assert _metrics(_args(tmp_path / "b")) == [dict(r, seconds=r2["seconds"]) for r, r2 in
+                                               zip(whole.history, _metrics(_args(tmp_path / "b")))]
+
+
+def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path):
+    whole = _run(_args(tmp_path / "a", epochs=3), stages=("one", "two"))
+    args = _args(tmp_path / "b", epochs=3)
+    with pytest.raises(Interrupted, match=r"two, epoch 1, step 3 of 5.*--resume"):
+        _run(args, stages=("one", "two"), interrupt=("two", 5 + 3))
+    training = io.read(args.output_dir / CHECKPOINT).info["training"]
+    assert (training["stage"], training["epochs"], training["position"]) == ("two", 1, 3)
+    assert training["stages_done"] == ["one"] and not training["finished"]
+    assert (args.output_dir / CURVE).exists()
+    resumed = _run(_args(tmp_path / "b", resume=True, _explicit={"resume"}), stages=("one", "two"))
+    assert list(resumed.models) == ["two"]  # stage one was done: skipped
+    _assert_same(whole.models["two"], resumed.models["two"])
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.history]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in _metrics(args)] == strip
+
+
+def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path):
+    args = _args(tmp_path, epochs=5)
+    session = Session(args, "test")
+    model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
+    cost, updates = model.get_cost_updates(0.3, 0.1)
+    step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
+    calls = []
+
+    def blows_up(i):  # the cost turns NaN in the third epoch
+        calls.append(i)
+        return np.float32("nan") if len(calls) > 10 else step(i)
+    blows_up.n_steps, blows_up.function = step.n_steps, step.function
+    with pytest.raises(RunDiverged, match=r"cost became nan in epoch 2 of s.*kept.*--learning-rate 0.001"):
+        session.fit("s", model, blows_up, 5)
+    record = io.read(args.output_dir / CHECKPOINT)
+    assert record.info["training"]["epochs"] == 2 and all(np.isfinite(p).all() for p in record.params)
+    assert len(_metrics(args)) == 2
+
+
+def test_resume_refuses_what_would_lose_or_mix_runs(tmp_path):
+    args = _args(tmp_path, epochs=2)
+    with pytest.raises(SessionError, match="nothing to resume"):
+        Session(_args(tmp_path, resume=True), "test")
+    with pytest.raises(Interrupted):
+        _run(args, interrupt=("one", 2))
+    with pytest.raises(SessionError, match="unfinished run.*--resume"):
+        Session(_args(tmp_path), "test")  # a fresh run would overwrite the checkpoint
+    with pytest.raises(SessionError, match="not of other"):
+        Session(_args(tmp_path, resume=True), "other")
+    with pytest.raises(SessionError, match="--seed 6 differs .*--seed 5"):
+        Session(_args(tmp_path, resume=True, seed=6, _explicit={"seed"}), "test")
+    resumed = _args(tmp_path, resume=True, seed=99, learning_rate=0.5, _explicit={"learning_rate"})
+    Session(resumed, "test")
+    assert resumed.seed == 5 and resumed.learning_rate == 0.5  # saved flag back; a changeable one kept
+
+
+def test_learning_curve_draws_each_stage(tmp_path):
+    history = [{"stage": s, "epoch": e, "cost": c + 10 / (e + 1), "seconds": 0.1}
+               for s, c in (("a", 50), ("b", 60)) for e in range(6)]
+    path = draw_learning_curve(history, tmp_path / "curve.png")
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+    colours = {tuple(p) for p in pixels}
+    assert (31, 119, 180) in colours and (214, 39, 40) in colours  # a line per stage
+    assert (pixels.min(axis=1) < 60).mean() > 0.005  # axes and labels in black
+
+
+def test_ticks_are_round_and_cover_the_range():
+    assert _ticks(0, 14, integer=True) == [0, 5, 10, 15]
+    assert _ticks(0.83, 1.27) == pytest.approx([0.8, 0.9, 1.0, 1.1, 1.2, 1.3])
+    assert _ticks(3, 3, integer=True) == [2, 3, 4]
+
+
+def test_one_epoch_at_a_time_with_extra_entries(tmp_path):
+    """An early-stopping loop calls fit once per epoch and adds its validation error."""
+    args = _args(tmp_path, rule="sgd")
+    session = Session(args, "test")
+    model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
+    cost, updates = model.get_cost_updates(0.3, 0.1)
+    step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
+    for epoch in range(1, 4):
+        assert session.epochs_done("fine") == epoch - 1
+        session.fit("fine", model, step, epoch, on_epoch=lambda r: r.update(valid=1 / (r["epoch"] + 1)))
+    assert [(r["epoch"], r["valid"]) for r in _metrics(args)] == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+    assert io.read(args.output_dir / CHECKPOINT).info["training"]["epochs"] == 3
+
+
+def test_extra_state_such_as_a_decaying_learning_rate_is_restored(tmp_path):
+    def run(args, interrupt=None):
+        session = Session(args, "test")
+        model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
+        rate = pytensor.shared(np.float32(0.4), name="learning_rate")
+        cost, updates = model.get_cost_updates(0.3, rate)
+        step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
+        session.fit("s", model, step if interrupt is None else Interrupting(step, interrupt), 3,
+                    on_epoch=lambda r: rate.set_value(rate.get_value() * np.float32(0.5)), state=[rate])
+        return model, rate
+    whole, whole_rate = run(_args(tmp_path / "a"))
+    with pytest.raises(Interrupted):
+        run(_args(tmp_path / "b"), interrupt=7)  # in the second epoch: the rate was halved once
+    resumed, resumed_rate = run(_args(tmp_path / "b", resume=True, _explicit={"resume"}))
+    assert resumed_rate.get_value() == whole_rate.get_value() == np.float32(0.05)
+    _assert_same(whole, resumed)
