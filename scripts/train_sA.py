@@ -1,7 +1,7 @@
 """Sparse autoencoder on MNIST with UFLDL's settings.
 
 Trains a 784-196 sparse autoencoder (rho 0.1, beta 3, lambda 3e-3; SGD, rate
-0.5, batch 100, 8 epochs, seed 123), printing each epoch's cost, KL term, mean
+0.5, batch 100, 30 epochs, seed 123), printing each epoch's cost, KL term, mean
 hidden activation and seconds, and writes ``sA_plots/sae_filters.png``.
 Run ``python scripts/train_sA.py --help`` for the flags.
 """
