@@ -28,6 +28,7 @@ checkpoint. A NaN or infinite cost stops the run with :class:`RunDiverged` and
 leaves the checkpoint of the last good epoch. Nothing here prints: lines go to
 the ``report`` callback.
 """
+import collections
 import contextlib
 import json
 import shlex
@@ -205,6 +206,8 @@ class Session:
         if start > n_epochs:
             raise SessionError(f"the run being resumed trained {stage} for {start} epochs "
                                f"already, more than the {n_epochs} asked for now")
+        if start == n_epochs and not replay:
+            self.report(f"{stage}: all {n_epochs} epochs done already")
         self._model, self._variables = model, variables
         self._outputs, self._epoch, bar = [], start, self.progress(stage)
 
@@ -220,7 +223,7 @@ class Session:
                 getattr(wrapped, "close", lambda: None)()
 
         def run_step(i):
-            value = replay.pop(0) if replay else step(i)
+            value = replay.popleft() if replay else step(i)
             self._outputs.append(value)
             return value
 
@@ -262,8 +265,7 @@ class Session:
     def finish(self):
         """End the run: mark the checkpoint finished and draw the learning curve; return its path."""
         if self._last is not None and getattr(self, "_model", None) is not None:
-            epochs = sum(r["stage"] == self._last for r in self.history)
-            self._checkpoint(self._last, epochs, finished=True)
+            self._checkpoint(self._last, self.epochs_done(self._last), finished=True)
         return self._draw()
 
     # -- checkpoints ------------------------------------------------------------------
@@ -308,7 +310,7 @@ class Session:
             generator.bit_generator.state = state
             var.set_value(generator, borrow=True)
         flat = dict(record.state).get(PARTIAL)
-        replay, offset = [], 0
+        replay, offset = collections.deque(), 0
         for shape in training["partial_shapes"]:
             size = int(np.prod(shape))
             replay.append(flat[offset:offset + size].reshape(shape))

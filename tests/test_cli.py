@@ -119,7 +119,8 @@ def test_resume_keeps_the_runs_flags_and_refuses_changed_ones(trained, capsys):
     status, _, err = _main(capsys, "train", "dA", "--output-dir", out, "--resume", "--n-hidden", 9)
     assert status == 1 and "--n-hidden 9 differs from the run being resumed (--n-hidden 8)" in err
     status, stdout, _ = _main(capsys, "train", "dA", "--output-dir", out, "--resume", *FAST)
-    assert status == 0 and "epoch" not in stdout  # finished: nothing left to train
+    assert status == 0 and "corruption_30: all 2 epochs done already" in stdout
+    assert " epoch " not in stdout  # finished: nothing left to train
 
 
 def test_a_diverging_learning_rate_stops_with_advice(tmp_path, trained, capsys):
@@ -285,3 +286,26 @@ def test_vae_files_sample_reconstruct_and_eval(tmp_path, trained, capsys):
     status, stdout, _ = _main(capsys, "eval", path, "--data", data, "--samples", 3, "--mode", "py")
     elbo, nll = (float(stdout.split(word)[1].split()[0]) for word in ("ELBO", "NLL <="))
     assert status == 0 and elbo < 0 and 0 < nll <= -elbo + 1.0, stdout  # L_k >= ELBO, up to noise
+
+
+def test_sda_files_eval_filters_and_no_reconstruct(tmp_path, capsys):
+    from dae.SdA import SdA
+    rng = np.random.default_rng(4)
+    sda = SdA(np.random.RandomState(0), n_ins=16, hidden_layers_sizes=[6], n_outs=3,
+              corruption_levels=[0.1])
+    sda.logLayer.W.set_value(rng.standard_normal((6, 3)).astype(np.float32))
+    path = io.save(sda, tmp_path / "sda.npz")
+    x, y = rng.random((40, 16)).astype(np.float32), rng.integers(0, 3, 40)
+    np.savez(tmp_path / "labelled.npz", x=x, y=y)
+    status, stdout, _ = _main(capsys, "eval", path, "--data", tmp_path / "labelled.npz", "--mode", "py")
+    W, b, V, c = _params(path)[:4]
+    predicted = np.argmax(1 / (1 + np.exp(-(x @ W + b))) @ V + c, axis=1)
+    wrong = int(np.sum(predicted != y))
+    assert status == 0 and f"({wrong} of 40 examples" in stdout, (wrong, stdout)
+    status, _, _ = _main(capsys, "filters", path, "--out", tmp_path / "f.png")
+    assert status == 0 and Image.open(tmp_path / "f.png").size == (3 * 5 - 1, 2 * 5 - 1)
+    np.save(tmp_path / "unlabelled.npy", x)
+    status, _, err = _main(capsys, "eval", path, "--data", tmp_path / "unlabelled.npy")
+    assert status == 1 and "no labels" in err
+    status, _, err = _main(capsys, "reconstruct", path, "--out", tmp_path / "r.png")
+    assert status == 1 and "classifier" in err
