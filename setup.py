@@ -21,7 +21,8 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # JAX for tests/test_backends.py's JAX-mode test (CPU wheel, installs in seconds).
+        "test": ["pytest>=7", "jax>=0.4"],
         "jax": ["jax>=0.4"],
     },
     entry_points={"console_scripts": ["dae=dae.cli:main"]},

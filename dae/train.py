@@ -10,8 +10,8 @@ the minibatch is cut in NumPy (a view, no copy) and passed in as an input. In
 Numba mode a slice made inside the graph is an arbitrarily strided array to
 Numba, which then vectorizes no loop that reads it; JAX mode refuses a slice
 whose bounds are symbolic. The function is called with ``trust_input``: the
-data's dtype and rank are checked once, here, not on every call. Measurements
-in ``benchmarks/README.md``.
+data's dtype, rank and any fixed shape are checked once, here, not on every
+call. Measurements in ``benchmarks/README.md``.
 """
 import math
 import time
@@ -65,6 +65,8 @@ def compile_step(data, batch_size, outputs, updates, mode=None):
     n = n.pop()
     if n == 0:
         raise ValueError("the data have no rows: there is nothing to train on")
+    for source in sources:
+        source.check_batches({min(batch_size, n), n - (math.ceil(n / batch_size) - 1) * batch_size})
     # Fresh inputs stand for the model's (given, not replaced in place), so the
     # model's own variables may be used by other functions too.
     inputs = [source.var.type() for source in sources]
@@ -117,7 +119,23 @@ class _Source:
             raise ValueError(f"the data for {var} are {value.ndim}-d {value.dtype}, expected "
                              f"{expected} like the input; convert them (e.g. with "
                              f"numpy.asarray(data, dtype='{var.type.dtype}')) before sharing them")
+        if var.type.ndim == 0:
+            raise ValueError(f"{var} is a scalar: data are cut into minibatches along their first "
+                             "axis, so each input needs one (a vector, a matrix)")
+        fixed = [(axis, size) for axis, size in enumerate(var.type.shape[1:], 1)
+                 if size is not None and size != value.shape[axis]]
+        if fixed:
+            raise ValueError(f"the data for {var} have shape {value.shape}, but the input fixes "
+                             f"axis {fixed[0][0]} to {fixed[0][1]}")
         self.n = value.shape[0]
+
+    def check_batches(self, sizes):
+        """The step skips PyTensor's input checks: refuse a fixed minibatch size here."""
+        fixed = self.var.type.shape[0]
+        if fixed is not None and set(sizes) != {fixed}:
+            raise ValueError(f"{self.var} fixes the minibatch size to {fixed} rows, but the "
+                             f"minibatches have {sorted(set(sizes))}: build the input without a "
+                             "fixed shape, or pick a batch_size that divides the data")
 
 
 def _evaluator(expression, mode):
