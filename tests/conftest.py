@@ -30,3 +30,26 @@ def mnist():
 @pytest.fixture
 def rng():
     return np.random.RandomState(1234)
+
+
+def assert_gradients_match_finite_differences(f, params, x, eps=1e-6):
+    """``f(x)`` returns ``[cost, d cost / d p for p in params]``; check each by central differences."""
+    analytic = f(x)[1:]
+    for param, grad in zip(params, analytic):
+        base = param.get_value()
+        numeric = np.zeros_like(base)
+        for i in np.ndindex(base.shape):
+            for sign in (1, -1):
+                shifted = base.copy()
+                shifted[i] += sign * eps
+                param.set_value(shifted)
+                numeric[i] += sign * f(x)[0] / (2 * eps)
+            param.set_value(base)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=param.name)
+        assert np.abs(grad).max() > 1e-6, f"{param.name} gets no gradient"
+
+
+@pytest.fixture
+def check_gradients():
+    """:func:`assert_gradients_match_finite_differences`, for any test that asks for it."""
+    return assert_gradients_match_finite_differences
