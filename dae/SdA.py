@@ -86,7 +86,7 @@ class SdA:
             raise ValueError(f"corruption levels must lie in [0, 1], got {levels}")
         autoencoder = _autoencoder_class(layer_type)
 
-        self.n_layers = len(sizes)
+        self.n_ins, self.n_outs, self.n_layers = int(n_ins), int(n_outs), len(sizes)
         self.hidden_layers_sizes, self.corruption_levels = sizes, levels
         self.layer_type = layer_type
         self.theano_rng = as_random_streams(theano_rng, numpy_rng)
@@ -180,6 +180,17 @@ class SdA:
     def _score(self, x, y, batch_size, mode):
         step = compile_step({self.x: x, self.y: y}, batch_size, self.errors, [], mode)
         return Score(step, n_batches(x, 1), batch_size)
+
+    def hyperparameters(self):
+        """Constructor arguments that rebuild this model (saved with it)."""
+        return {"n_ins": self.n_ins, "hidden_layers_sizes": list(self.hidden_layers_sizes),
+                "n_outs": self.n_outs, "corruption_levels": list(self.corruption_levels),
+                "layer_type": self.layer_type}
+
+    def save(self, path):
+        """Write the model to ``path`` (an .npz that runs no code on load); see :mod:`dae.io`."""
+        from dae import io
+        return io.save(self, path)
 
     def get_params(self):
         """The parameters' values, bottom up: ``{"W0": ..., "b0": ..., ..., "W<L>", "b<L>"}``."""

@@ -217,6 +217,28 @@ def test_experiment_runs_end_to_end_on_a_small_slice(mnist, tmp_path, capsys, mo
     assert (tmp_path / "filters_layer0.png").stat().st_size > 0
 
 
+def test_ctrl_c_in_fine_tuning_keeps_the_best_model_so_far(mnist, tmp_path, capsys, monkeypatch):
+    from dae import data, train
+
+    def fit(step, n_steps, n_epochs, start_epoch=0, **kw):
+        if start_epoch == 1:  # the second fine-tuning epoch
+            raise KeyboardInterrupt
+        return real_fit(step, n_steps, n_epochs, start_epoch=start_epoch, **kw)
+
+    real_fit = train.fit
+    monkeypatch.setattr(train, "fit", fit)
+    monkeypatch.setattr(data, "load_mnist", lambda where: mnist)
+    status = script_main("SdA", ["--hidden-layers", "10", "--corruption-levels", "0.1",
+                                 "--pretraining-epochs", "1", "--batch-size", "50",
+                                 "--output-dir", str(tmp_path), "--mode", "py",
+                                 "--max-examples", "100", "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "interrupted: fine-tuning stops, keeping the best model so far (epoch 1)" in out
+    assert "best validation" in out and "at epoch 1, test" in out
+    assert (tmp_path / "best_model.npz").exists()
+
+
 def test_experiment_reports_mismatched_flags_in_one_line(tmp_path):
     out = subprocess.run([sys.executable, "scripts/train_SdA.py", "--hidden-layers", "10", "10",
                           "--corruption-levels", "0.1", "--output-dir", str(tmp_path)],

@@ -62,7 +62,7 @@ def pretrain(sda, train_x, args):
 
 def finetune(sda, datasets, args):
     """SGD on the supervised cost with the tutorial's early stopping; returns the best epoch's
-    ``{"params", "valid", "test", "epoch"}``."""
+    ``{"params", "valid", "test", "epoch"}``. Ctrl-C after the first epoch ends it there."""
     from dae.stopping import EarlyStopping
     from dae.train import fit
 
@@ -75,19 +75,24 @@ def finetune(sda, datasets, args):
     stopper = EarlyStopping(patience=args.patience_factor * n)
     best = {"params": sda.get_params(), "valid": None, "test": None, "epoch": 0}
     progress = progress_bar(args.quiet, "fine-tuning")
-    for epoch in range(1, args.training_epochs + 1):
-        record = fit(train_fn, n, epoch, start_epoch=epoch - 1, progress=progress)[0]
-        iteration = epoch * n - 1  # the last minibatch of this epoch, counted from 0
-        valid = valid_score.mean(valid_score())
-        line = (f"epoch {epoch}, minibatch {n}/{n}, cost {record['cost']:.4f}, "
-                f"validation error {valid:.2%}")
-        if stopper.update(iteration, valid, epoch=epoch):
-            test = test_score.mean(test_score())
-            best = {"params": sda.get_params(), "valid": valid, "test": test, "epoch": epoch}
-            line += f", test error of best model {test:.2%}"
-        say(f"{line}  ({time.perf_counter() - start:.0f} s)")
-        if not stopper.validates_at(iteration + n):
-            break
+    try:
+        for epoch in range(1, args.training_epochs + 1):
+            record = fit(train_fn, n, epoch, start_epoch=epoch - 1, progress=progress)[0]
+            iteration = epoch * n - 1  # the last minibatch of this epoch, counted from 0
+            valid = valid_score.mean(valid_score())
+            line = (f"epoch {epoch}, minibatch {n}/{n}, cost {record['cost']:.4f}, "
+                    f"validation error {valid:.2%}")
+            if stopper.update(iteration, valid, epoch=epoch):
+                test = test_score.mean(test_score())
+                best = {"params": sda.get_params(), "valid": valid, "test": test, "epoch": epoch}
+                line += f", test error of best model {test:.2%}"
+            say(f"{line}  ({time.perf_counter() - start:.0f} s)")
+            if not stopper.validates_at(iteration + n):
+                break
+    except KeyboardInterrupt:  # Ctrl-C ends a long fine-tuning early, keeping its best model
+        if best["epoch"] == 0:
+            raise
+        say(f"interrupted: fine-tuning stops, keeping the best model so far (epoch {best['epoch']})")
     say(f"fine-tuning took {(time.perf_counter() - start) / 60:.2f} min")
     say(f"best validation {best['valid']:.2%} at epoch {best['epoch']}, test {best['test']:.2%}")
     return best
