@@ -24,7 +24,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from dae.config import floatX
+from dae.config import floatX, scalar
 from dae.random import as_random_streams
 from dae import updates as update_rules
 
@@ -51,18 +51,6 @@ def _shared(value, name, given, shape_expected, dtype):
             raise ValueError(f"{name} has shape {got}, expected {shape_expected} for this model")
         return given
     return pytensor.shared(np.asarray(value, dtype=dtype), name=name, borrow=True)
-
-
-def scalar(value, dtype):
-    """A number or symbolic scalar as a scalar of ``dtype``.
-
-    ``pt.cast(0.7, "float64")`` is not 0.7: with floatX float32, PyTensor first
-    makes the Python float a float32 constant. A number goes through NumPy in
-    ``dtype`` instead, so float64 models (gradient checks) get it exactly.
-    """
-    if isinstance(value, pytensor.graph.basic.Variable):
-        return pt.cast(value, dtype)
-    return pt.constant(np.asarray(value, dtype=dtype))
 
 
 class Autoencoder:
@@ -132,7 +120,7 @@ class Autoencoder:
         salt_and_pepper: a ``corruption_level`` fraction of inputs set to 0 or 1
         with equal odds.
         """
-        level = pt.cast(corruption_level, self.dtype)
+        level = scalar(corruption_level, self.dtype)
         rng = self.theano_rng
         if self.corruption == "mask":
             keep = rng.uniform(input.shape, dtype=self.dtype) >= level

@@ -20,7 +20,9 @@ import warnings
 # mode that warning is noise, so it is silenced before PyTensor is imported.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 
+import numpy as np  # noqa: E402
 import pytensor  # noqa: E402
+import pytensor.tensor as pt  # noqa: E402
 
 MODES = {
     "numba": "NUMBA",  # dae's Numba mode: see get_mode
@@ -80,3 +82,15 @@ def _configure_on_import():
         pytensor.config.floatX = "float32"
     if cfg["mode"].is_default:
         set_mode(None)
+
+
+def scalar(value, dtype):
+    """A number or symbolic scalar as a scalar of ``dtype``.
+
+    ``pt.cast(0.7, "float64")`` is not 0.7: with floatX float32, PyTensor first
+    makes the Python float a float32 constant. A number goes through NumPy in
+    ``dtype`` instead, so float64 models (gradient checks) get it exactly.
+    """
+    if isinstance(value, pytensor.graph.basic.Variable):
+        return pt.cast(value, dtype)
+    return pt.constant(np.asarray(value, dtype=dtype))

@@ -11,6 +11,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from dae.config import scalar
+
 
 def get_or_compute_grads(loss_or_grads, params):
     if isinstance(loss_or_grads, (list, tuple)):
@@ -24,11 +26,7 @@ def get_or_compute_grads(loss_or_grads, params):
 
 
 def _cast(value, like):
-    # A Python float would first become a floatX (float32) constant and lose its
-    # digits before the cast to a float64 parameter's dtype; convert it directly.
-    if isinstance(value, (int, float, np.number)):
-        return pt.constant(np.asarray(value, dtype=like.dtype))
-    return pt.cast(value, like.dtype)
+    return scalar(value, like.dtype)
 
 
 def _zeros_like(param, name):
