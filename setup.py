@@ -1,14 +1,20 @@
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 
+HERE = Path(__file__).parent
+# The version lives once, in dae/__init__.py (read here without importing dae).
+VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "dae" / "__init__.py").read_text(),
+                    re.M).group(1)
+
 setup(
     name="dae",
-    version="0.1.0",
+    version=VERSION,
     description="Denoising, contractive, sparse, stacked and variational autoencoders "
                 "of the deeplearning.net tutorials, on PyTensor",
-    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["dae", "dae.*"]),
     python_requires=">=3.10",

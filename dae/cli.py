@@ -25,33 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-USER_ERRORS = (ValueError, OSError, FloatingPointError)
+from dae.experiments.common import (Report, UserError, add_data_flag, fraction,
+                                    non_negative_int, positive_int)
 
-
-class UserError(Exception):
-    """An error the user can fix; printed as one message without a traceback."""
-
-
-# -- flag types ------------------------------------------------------------------
-def _number(kind, low=None, high=None, low_open=False):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
-        if not np.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) \
-                or (high is not None and value > high):
-            bounds = f"{'>' if low_open else '>='} {low}" if high is None else f"in [{low}, {high}]"
-            raise argparse.ArgumentTypeError(f"expected a value {bounds}, got {text}")
-        return value
-    return parse
-
-
-positive_int = _number(int, 1)
-non_negative_int = _number(int, 0)
-positive_float = _number(float, 0, low_open=True)
-non_negative_float = _number(float, 0)
-fraction = _number(float, 0, 1)
+USER_ERRORS = (ValueError, OSError, FloatingPointError, UserError)
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,55 +37,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_common_flags(p, seed, output_dir, resume=False, data=False):
-    """Flags every experiment takes; ``resume=True`` adds ``--resume`` (for experiments
-    run through :func:`start_session`), ``data=True`` adds ``--data`` (custom images)."""
-    source = p.add_mutually_exclusive_group() if data else p
-    source.add_argument("--data-dir", type=Path, default=None,
-                        help="folder with MNIST (the four IDX .gz files or mnist.pkl.gz); "
-                             "default: $DAE_DATA_DIR, then data/, downloading if absent")
-    if data:
-        add_data_flag(source, "train on these images instead of MNIST (all of them)")
-    p.add_argument("--output-dir", type=Path, default=Path(output_dir),
-                   help=f"where the run's files go (created if missing; default {output_dir})")
-    p.add_argument("--seed", type=non_negative_int, default=seed, help=f"random seed (default {seed})")
-    p.add_argument("--mode", default=None,
-                   help="PyTensor compile mode: numba (default), c, jax, py; or set DAE_MODE")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    if resume:
-        p.add_argument("--resume", action="store_true",
-                       help="continue the run saved in OUTPUT_DIR/checkpoint.npz with its flags "
-                            "(--epochs and --learning-rate may change)")
-
-
-def add_data_flag(p, what):
-    p.add_argument("--data", type=Path, default=None, metavar="PATH",
-                   help=f"{what}: an .npy/.npz array (n, h, w) or (n, h*w), uint8 0..255 or "
-                        "float 0..1, or a folder of same-size grayscale PNGs")
-
-
-# -- output ------------------------------------------------------------------------
-def progress_bar(quiet, desc):
-    """A tqdm bar over an epoch's batches; off when quiet or stderr is not a terminal."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    def wrap(batches, epoch):
-        return tqdm(batches, desc=f"{desc} epoch {epoch}", leave=False, unit="batch",
-                    file=sys.stderr, mininterval=0.5)
-    return wrap
-
-
 def say(*parts):
     print(*parts, flush=True)
 
 
-def start_session(args, experiment, **options):
-    """The :class:`dae.session.Session` of an experiment's run, reporting here."""
-    from dae.session import Session
-    return Session(args, experiment, report=say,
-                   progress=lambda desc: progress_bar(args.quiet, desc), **options)
+def console_report(args):
+    """Lines to stdout; progress bars on stderr when it is a terminal and not --quiet."""
+    return Report(line=say, bars=not getattr(args, "quiet", False) and sys.stderr.isatty())
 
 
 # -- experiments -------------------------------------------------------------------
@@ -122,6 +57,10 @@ def experiment(name):
     return importlib.import_module(f"dae.experiments.{name}")
 
 
+def _experiment_runner(module):
+    return lambda args: module.run(args, console_report(args))
+
+
 def build_parser(prog="dae"):
     parser = Parser(prog=prog, description="Autoencoders of the deeplearning.net tutorials, on PyTensor.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -132,7 +71,7 @@ def build_parser(prog="dae"):
         module = experiment(name)
         p = models.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_flags(p)
-        p.set_defaults(run=module.run)
+        p.set_defaults(run=_experiment_runner(module))
     for name, (run, help_text, flags) in MODEL_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("model", type=Path, metavar="MODEL", help="a model file (.npz) written by "
@@ -416,22 +355,21 @@ MODEL_COMMANDS = {
 
 # -- running -------------------------------------------------------------------------------
 def run(args, prog):
-    """Run a parsed command; user errors become one message and exit status 1."""
+    """Run a parsed command; user errors become one message and exit status 1, Ctrl-C 130."""
+    from dae.session import interrupted_by_user
     try:
         return args.run(args)
-    except KeyboardInterrupt as exc:
-        message = str(exc)
-        if not message:
-            session = getattr(args, "_session", None)
-            hint = session.resume_command() if session is not None else None
-            message = "interrupted" + (f"; the last checkpoint is kept. Resume with: {hint}" if hint else "")
-        print(f"\n{prog}: {message}", file=sys.stderr)
-        return 130
-    except USER_ERRORS + (UserError,) as exc:
-        if os.environ.get("DAE_DEBUG"):
+    except BaseException as exc:  # noqa: B036 -- Ctrl-C and SystemExit sorted out below
+        if isinstance(exc, SystemExit) or os.environ.get("DAE_DEBUG"):
             raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
+        if interrupted_by_user(exc):
+            message = str(exc) if isinstance(exc, KeyboardInterrupt) and str(exc) else "interrupted"
+            print(f"\n{prog}: {message}", file=sys.stderr)
+            return 130
+        if isinstance(exc, USER_ERRORS):
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 def typed_flags(make_parser, argv):
@@ -469,7 +407,7 @@ def script_main(model, argv=None):
     def make_parser():
         parser = Parser(prog=prog, description=module.HELP)
         module.add_flags(parser)
-        parser.set_defaults(run=module.run)
+        parser.set_defaults(run=_experiment_runner(module))
         return parser
     args = make_parser().parse_args(argv)
     args._explicit = typed_flags(make_parser, argv)

@@ -81,7 +81,12 @@ def _configure_on_import():
     if cfg["floatX"].is_default:
         pytensor.config.floatX = "float32"
     if cfg["mode"].is_default:
-        set_mode(None)
+        try:
+            set_mode(None)
+        except ValueError:
+            # A bad $DAE_MODE must not break `import dae` (nor `dae --help`): the
+            # default stays, and get_mode says what is wrong when a command compiles.
+            set_mode(DEFAULT_MODE)
 
 
 def scalar(value, dtype):

@@ -1,39 +1,54 @@
-"""One training run of an experiment: checkpoints, resume, records, Ctrl-C.
+"""One run of an experiment: checkpoints, resume, records, Ctrl-C, the output folder.
 
-A :class:`Session` runs :func:`dae.train.fit` for each stage of an experiment
-(the dA's corruption levels, the SdA's layers then fine-tuning) and keeps the
-run's files in its output folder:
+Every phase of every experiment runs through a :class:`Session`: each dA, cA
+or sA stage, each SdA pretraining layer, SdA fine-tuning with early stopping,
+VAE training and its final evaluation. It keeps the run's files in its output
+folder:
 
 ``checkpoint.npz``
     After every epoch, and when Ctrl-C stops the run, atomically: a model file
     (:mod:`dae.io`) that also holds everything the compiled step updates (the
-    optimizer's state, the random generators), the run's flags, the stage and
-    epoch reached, the step within the epoch and the run's history.
+    optimizer's state, the random generators), the state of the objects a
+    stage keeps (early stopping, the best parameters so far), the run's flags,
+    a fingerprint of its training data, the stage and epoch reached, the step
+    within the epoch, the run's history and the results of finished
+    evaluations.
 ``metrics.jsonl``
     One JSON object per epoch: ``{"stage", "epoch", <outputs>, "seconds"}``.
 ``learning_curve.png``
-    Each metric against the epoch, one line per stage (:func:`draw_learning_curve`).
+    Each metric against the epoch, one line per stage (:func:`dae.plots.learning_curve`).
+``.dae-lock``
+    While the run lives: its process id, so a second run on the folder is refused.
+
+Before anything is compiled the folder is checked (writable, not a file),
+locked, and cleared of temporary files a killed save left behind.
 
 A run started with ``args.resume`` restores the checkpoint and continues where
 it stopped, with the flags it was started with; since minibatches come in a
-fixed order and the random state is restored, its parameters end bit-identical
-to those of an uninterrupted run. Epoch counts (and the learning rate, to
-recover from a divergence, and the compile mode) may change on resume: the stage in progress trains to
-the new count; stages already finished are kept as they are.
+fixed order and all state is restored, its parameters end bit-identical to
+those of an uninterrupted run. Epoch counts, learning rates and the compile
+mode may change on resume (``may_change``).
 
-The first Ctrl-C stops training at the next step: the session saves the
-checkpoint (the partial epoch included) and raises :class:`Interrupted`, whose
-message says how to resume; a second Ctrl-C stops at once, leaving the last
-checkpoint. A NaN or infinite cost stops the run with :class:`RunDiverged` and
-leaves the checkpoint of the last good epoch. Nothing here prints: lines go to
+Ctrl-C (or SIGTERM) while a stage trains or evaluates stops it at the next
+step: the session saves the checkpoint, partial epoch included, and raises
+:class:`Interrupted`, whose message says how to resume. Anywhere else, or
+pressed a second time, it stops at once and the last checkpoint stays (every
+file is written atomically, so none is left damaged). A cost that turns NaN or
+inf, grows to ``DIVERGED_GROWTH`` times its first epoch's, or parameters that
+overflow stop the run with :class:`RunDiverged` before the epoch is saved: the
+last good checkpoint and model files stay. Nothing here prints: lines go to
 the ``report`` callback.
 """
 import collections
 import contextlib
+import hashlib
 import json
+import os
 import shlex
 import signal
+import socket
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,32 +59,56 @@ from dae import train
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
 CURVE = "learning_curve.png"
+LOCK = ".dae-lock"
 
 # Flags that say how a run is shown, not what it computes, and the folder the
-# checkpoint is found in (a run may be moved): never saved, never compared. (The compile mode is saved: Numba and C kernels round
-# differently, so a resumed run keeps its mode to end bit-identical.)
+# checkpoint is found in (a run may be moved): never saved, never compared.
+# (The compile mode is saved: Numba and C kernels round differently, so a
+# resumed run keeps its mode to end bit-identical unless told otherwise.)
 NOT_SAVED = {"run", "resume", "quiet", "command", "model", "output_dir"}
 PARTIAL = "partial epoch outputs"
+KEEP = "keep"
+#: A cost this many times its stage's first epoch's has diverged, finite or not.
+DIVERGED_GROWTH = 10.0
 
 
 class SessionError(ValueError):
-    """A run cannot start or resume as asked (no checkpoint, flags that differ...)."""
+    """A run cannot start or resume as asked (no checkpoint, flags that differ, locked...)."""
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C stopped training; the checkpoint was saved. ``str()`` says how to resume."""
+    """Ctrl-C or SIGTERM stopped the run; ``str()`` says what was saved and how to resume."""
 
 
 class RunDiverged(FloatingPointError):
-    """The cost turned NaN or infinite; the last good checkpoint was kept."""
+    """Training diverged; the last good checkpoint was kept."""
 
 
 class _Stop(Exception):
     pass
 
 
+def interrupted_by_user(exc):
+    """True if ``exc`` is, or was raised while handling, a KeyboardInterrupt.
+
+    Ctrl-C landing inside compiled code can surface as another exception (a
+    ``SystemError`` from Numba's runtime) whose context is the KeyboardInterrupt.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class Session:
     """The run of experiment ``experiment`` with flags ``args`` (an argparse Namespace).
+
+    Use it as a context manager: the lock and the signal handlers live as long
+    as the ``with`` block (a session used without one still handles Ctrl-C
+    inside :meth:`fit` and :meth:`run`; call :meth:`close` at the end).
 
     Parameters
     ----------
@@ -80,13 +119,14 @@ class Session:
     experiment : str, the experiment's name (checked on resume).
     report : callable(str), receives one line per epoch; None: silent.
     progress : callable(description) -> None or wrapper(batches, epoch) -> iterable
-        (a progress bar, see :func:`dae.cli.progress_bar`).
+        (a progress bar, see :class:`dae.experiments.common.Report`).
     may_change : flag names a resumed run may change (others must match).
 
     Attributes
     ----------
     info : dict stored in every model file of the run (``image_shape``...).
     history : the run's epoch records so far.
+    results : dict, the results of finished :meth:`run` stages.
     """
 
     def __init__(self, args, experiment, report=None, progress=None,
@@ -97,16 +137,86 @@ class Session:
         self.may_change = set(may_change)
         self.output_dir = Path(args.output_dir)
         self.checkpoint_path = self.output_dir / CHECKPOINT
-        self.info, self.history, self.stages_done = {}, [], []
-        self._resume, self._last, self._stop = None, None, False
+        self.info, self.history, self.stages_done, self.results = {}, [], [], {}
+        self._resume, self._last, self._model, self._variables, self._keep = None, None, None, [], []
+        self._complete, self._data = False, None
+        self._stop = self._polling = self._handlers = False
         self._saved = False       # a checkpoint of this run exists
         self._metrics_open = False
-        if getattr(args, "resume", False):
-            self._start_resumed()
-        else:
-            self._refuse_to_overwrite_unfinished()
+        self._lock = None
+        self._prepare_output_dir()
+        try:
+            if getattr(args, "resume", False):
+                self._start_resumed()
+            else:
+                self._refuse_to_overwrite_unfinished()
+        except BaseException:
+            self._release_lock()
+            raise
         self._flags = _flags(args)
         args._session = self
+
+    # -- the output folder ---------------------------------------------------------------
+    def _prepare_output_dir(self):
+        """Check the folder can be written, lock it, remove what killed saves left."""
+        folder = self.output_dir
+        if folder.exists() and not folder.is_dir():
+            raise SessionError(f"--output-dir {folder} is a file, not a folder; pass a folder "
+                               "(it is created if missing)")
+        self._created = not folder.exists()  # removed again if the run writes nothing
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+        except PermissionError:
+            raise SessionError(f"cannot write into {folder}: permission denied; pass an --output-dir "
+                               "you can write to") from None
+        except OSError as exc:
+            if isinstance(exc, SessionError):
+                raise
+            raise SessionError(f"cannot write into {folder}: {exc.strerror or exc}; pass another "
+                               "--output-dir") from None
+        removed = [p for p in folder.glob(".*.tmp") if p.is_file()]
+        for path in removed:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if removed:
+            self.report(f"removed {len(removed)} temporary file{'s' * (len(removed) != 1)} an "
+                        f"interrupted save left in {folder}")
+
+    def _take_lock(self):
+        path = self.output_dir / LOCK
+        mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                "command": " ".join(getattr(self.args, "_invocation", None) or
+                                    ["dae", "train", self.experiment])}
+        for attempt in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                holder = _read_lock(path)
+                if attempt == 0 and not _alive(holder):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                    who = f"process {holder['pid']}" if holder else "an unreadable lock"
+                    self.report(f"took over the lock of {self.output_dir}: {who} is gone")
+                    continue
+                raise SessionError(
+                    f"{self.output_dir} is in use by another run (process {holder['pid']}, "
+                    f"'{holder['command']}', started {time.strftime('%H:%M:%S', time.localtime(holder['started']))}); "
+                    "wait for it to end, or pass another --output-dir") from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(mine, f)
+            self._lock = path
+            return
+
+    def _release_lock(self):
+        if self._lock is not None:
+            if (_read_lock(self._lock) or {}).get("pid") == os.getpid():
+                with contextlib.suppress(OSError):
+                    self._lock.unlink()
+            self._lock = None
+            if self._created:  # a run that failed before writing anything leaves no folder
+                with contextlib.suppress(OSError):
+                    self.output_dir.rmdir()  # only if empty
 
     # -- starting --------------------------------------------------------------------
     def _start_resumed(self):
@@ -128,6 +238,8 @@ class Session:
         self.info = {k: v for k, v in record.info.items() if k != "training"}
         self.history = list(training["history"])
         self.stages_done = list(training["stages_done"])
+        self.results = dict(training.get("results", {}))
+        self._data = training.get("data")
         self._last = training["stage"]
 
     def _adopt_flags(self, saved, paths):
@@ -159,6 +271,39 @@ class Session:
             f"epoch{'s' * (epochs != 1)} done); continue it with --resume, or delete "
             f"{self.checkpoint_path} (or pick another --output-dir) to start a new one")
 
+    def bind_data(self, *arrays):
+        """Record the training data's fingerprint (shape, dtype, a hash of the bytes).
+
+        A resumed run must bind the same data: other data would silently mix
+        two trainings, so it is refused.
+        """
+        digest = hashlib.blake2b(digest_size=16)
+        described = []
+        for array in arrays:
+            array = np.ascontiguousarray(array)
+            digest.update(memoryview(array).cast("B"))
+            described.append(f"{array.dtype} {'x'.join(map(str, array.shape))}")
+        fingerprint = {"arrays": described, "blake2b": digest.hexdigest()}
+        if self._data is not None and self._data != fingerprint:
+            raise SessionError(
+                f"the run in {self.output_dir} was trained on other data ({', '.join(self._data['arrays'])}, "
+                f"hash {self._data['blake2b'][:12]}) than this one loads ({', '.join(described)}, hash "
+                f"{fingerprint['blake2b'][:12]}); resume with the same --data/--data-dir, or start a "
+                "new run with another --output-dir")
+        self._data = fingerprint
+
+    def restore(self, model):
+        """On resume, copy the checkpoint's parameters and random state into ``model``.
+
+        For experiments whose stages train one model in turn (the SdA's layers,
+        then fine-tuning): a stage that starts after the checkpoint's must
+        start from its parameters. Returns True if something was restored.
+        """
+        if self._resume is None:
+            return False
+        self._assign(model, self._resume)
+        return True
+
     # -- stages -----------------------------------------------------------------------
     def done(self, stage):
         """True if the run being resumed finished ``stage`` before the one it stopped in."""
@@ -168,12 +313,13 @@ class Session:
         """Epochs of ``stage`` finished so far, in the run being resumed too."""
         return sum(r["stage"] == stage for r in self.history)
 
-    def fit(self, stage, model, step, n_epochs, names=("cost",), on_epoch=None, state=None):
+    def fit(self, stage, model, step, n_epochs, names=("cost",), on_epoch=None, state=None,
+            keep=(), rate="learning_rate"):
         """Train ``stage``: :func:`dae.train.fit` with checkpoints, records and Ctrl-C.
 
         Epochs run from :meth:`epochs_done` (where a resumed run stopped) up to
-        ``n_epochs``, so a loop that decides after each epoch whether to go on
-        (early stopping) may call it once per epoch with ``n_epochs`` one more.
+        ``n_epochs``, or until ``on_epoch`` returns True (early stopping); a
+        stage that ended so is not trained again on resume.
 
         Parameters
         ----------
@@ -183,33 +329,42 @@ class Session:
             minibatch i must be the same every epoch, so resume is exact.
         n_epochs : int, epochs of this stage
         names : names of the step's outputs
-        on_epoch : callable(record), optional: may add entries (a validation
-            error) before the record is saved and reported
+        on_epoch : callable(record) -> bool or None, optional: may add entries
+            (a validation error) before the record is saved and reported;
+            returning True ends the stage after this epoch.
         state : more shared variables to checkpoint, besides the model's
             parameters and those the compiled ``step.function`` updates (which
             are found by themselves): a learning rate changed between epochs,
             or all that a step without ``.function`` updates.
+        keep : objects with ``state_dict()`` (a dict of JSON values and NumPy
+            arrays) and ``load_state_dict(d)``, checkpointed with the stage
+            (:class:`dae.stopping.EarlyStopping`, :class:`dae.stopping.BestParams`).
+        rate : the flag holding this stage's learning rate (named when it diverges).
 
         Returns the records of the epochs run now. Raises :class:`Interrupted`
-        on Ctrl-C and :class:`RunDiverged` when an output turns NaN or inf.
+        on Ctrl-C and :class:`RunDiverged` when the run diverges.
         """
         if self._last is not None and stage != self._last and self._last not in self.stages_done:
             self.stages_done.append(self._last)
         if stage in self.stages_done:
             raise ValueError(f"stage {stage!r} is finished in this run: skip the stages for which "
                              "session.done(stage) is true, and give each stage its own name")
-        self._last = stage
-        variables = _state_variables(model, step, state)
+        self._last, self._complete = stage, False
+        self._model, self._keep = model, list(keep)
+        self._variables = _state_variables(model, step, state)
         start, replay = self.epochs_done(stage), None
         if self._resume is not None and self._resume.info["training"]["stage"] == stage:
-            start, replay = self._restore(model, variables)
+            start, replay, self._complete = self._restore(model, self._variables, self._keep)
+        if self._complete:
+            self.report(f"{stage}: finished already (resumed)")
+            return []
         if start > n_epochs:
             raise SessionError(f"the run being resumed trained {stage} for {start} epochs "
                                f"already, more than the {n_epochs} asked for now")
         if start == n_epochs and not replay:
             self.report(f"{stage}: all {n_epochs} epochs done already")
-        self._model, self._variables = model, variables
         self._outputs, self._epoch, bar = [], start, self.progress(stage)
+        first = next((r for r in self.history if r["stage"] == stage), None)
 
         def batches(indices, epoch):
             self._outputs, self._epoch = [], epoch
@@ -228,31 +383,66 @@ class Session:
             return value
 
         def epoch_done(record):
+            nonlocal first
             record = {"stage": stage, **record}
-            if on_epoch is not None:
-                on_epoch(record)
+            stop = on_epoch(record) if on_epoch is not None else None
+            self._check_divergence(stage, record, names, first or record)
+            first = first or record
             self.history.append(record)
+            self._complete = bool(stop)  # ended early: not trained again, whatever the epoch count
             self._checkpoint(stage, record["epoch"] + 1)
             self._write_metrics(record)
             self.report(_line(record))
             done.append(record)
+            return stop
 
         done = []
-        with self._sigint():
+        with self._interruptible():
             try:
                 train.fit(run_step, step.n_steps, n_epochs, names=names, start_epoch=start,
                           on_epoch=epoch_done, progress=batches)
             except train.Diverged as exc:
                 self._draw_quietly()
-                raise RunDiverged(self._diverged_message(stage, exc)) from None
+                self.close()  # the run ends here; a resumed one is a new session
+                raise RunDiverged(self._diverged_message(stage, exc, rate)) from None
             except _Stop:
                 position = len(self._outputs)
                 self._checkpoint(stage, self._epoch, self._outputs)
                 raise self._interrupted(f"{stage}, epoch {self._epoch}, step {position} of "
                                         f"{step.n_steps}") from None
             if self._stop:  # Ctrl-C during the last step: the last checkpoint has it all
-                raise self._interrupted(f"{stage}, after epoch {n_epochs - 1}")
+                raise self._interrupted(f"{stage}, after epoch {self._epoch}")
+        self._draw_quietly()
         return done
+
+    def run(self, stage, compute):
+        """Run ``compute(check)`` once and keep its result (JSON values) in the checkpoint.
+
+        For work after training that takes a while (the VAE's importance-sampled
+        NLL): ``compute`` calls ``check()`` between its pieces, which raises on
+        Ctrl-C; the checkpoint then still holds the trained model, and the
+        resumed run computes again. A run resumed after ``stage`` finished gets
+        the saved result without computing.
+        """
+        if stage in self.results:
+            self.report(f"{stage}: done already (resumed)")
+            return self.results[stage]
+
+        def check():
+            if self._stop:
+                raise _Stop()
+
+        with self._interruptible():
+            try:
+                result = compute(check)
+                check()
+            except _Stop:
+                raise self._interrupted(f"{stage}; the trained model is in the checkpoint and "
+                                        f"the resumed run does {stage} again") from None
+        self.results[stage] = result
+        if self._model is not None:
+            self._checkpoint(self._last, self.epochs_done(self._last))
+        return result
 
     def save_model(self, model, filename, stage=None):
         """Save ``model`` as ``output_dir/filename`` with the run's info; return the path."""
@@ -263,10 +453,27 @@ class Session:
         return io.save(model, self.output_dir / filename, info={**self.info, "training": training})
 
     def finish(self):
-        """End the run: mark the checkpoint finished and draw the learning curve; return its path."""
-        if self._last is not None and getattr(self, "_model", None) is not None:
+        """End the run: mark the checkpoint finished, draw the learning curve; return its path."""
+        if self._last is not None and self._model is not None:
             self._checkpoint(self._last, self.epochs_done(self._last), finished=True)
-        return self._draw()
+        path = self._draw()
+        self.close()
+        return path
+
+    def close(self):
+        """Release the folder's lock and the signal handlers (the ``with`` block's end)."""
+        self._restore_handlers()
+        self._release_lock()
+
+    def __enter__(self):
+        self._install_handlers()
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        self.close()
+        if exc is not None and not isinstance(exc, Interrupted) and interrupted_by_user(exc):
+            raise self._interrupted_at_once() from None
+        return False
 
     # -- checkpoints ------------------------------------------------------------------
     def _checkpoint(self, stage, epochs, partial=(), finished=False):
@@ -274,32 +481,43 @@ class Session:
         generators = [v.get_value(borrow=True).bit_generator.state
                       for v in self._variables if _is_generator(v)]
         state = [(v.name or "state", v.get_value(borrow=True)) for v in arrays]
+        kept = []
+        for i, obj in enumerate(self._keep):
+            values = obj.state_dict()
+            kept.append({k: v for k, v in values.items() if not isinstance(v, np.ndarray)})
+            state += [(f"{KEEP}:{i}:{k}", v) for k, v in values.items() if isinstance(v, np.ndarray)]
         values = [np.asarray(v, dtype=np.float64) for v in partial]
         if values:
             state.append((PARTIAL, np.concatenate([v.reshape(-1) for v in values])))
         training = {"experiment": self.experiment, "stage": stage, "epochs": epochs,
-                    "position": len(values), "partial_shapes": [list(v.shape) for v in values],
-                    "generators": generators, "stages_done": self.stages_done,
-                    "history": self.history, "finished": finished, **self._flags}
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+                    "complete": self._complete, "position": len(values),
+                    "partial_shapes": [list(v.shape) for v in values],
+                    "generators": generators, "keep": kept, "stages_done": self.stages_done,
+                    "history": self.history, "results": self.results, "data": self._data,
+                    "finished": finished, **self._flags}
         io.save(self._model, self.checkpoint_path, info={**self.info, "training": training},
                 state=state)
         self._saved = True
 
-    def _restore(self, model, variables):
-        record, self._resume = self._resume, None
-        training = record.info["training"]
+    def _assign(self, model, record):
         try:
             io.assign(model, record)
         except io.ModelFileError as exc:
             raise SessionError(f"the checkpoint does not fit the model this run builds (were the "
-                               f"data changed?): {exc}") from None
+                               f"flags or data changed?): {exc}") from None
+
+    def _restore(self, model, variables, keep):
+        record, self._resume = self._resume, None
+        training = record.info["training"]
+        self._assign(model, record)
         arrays = [v for v in variables if not _is_generator(v)]
         generators = [v for v in variables if _is_generator(v)]
-        saved = [(n, a) for n, a in record.state if n != PARTIAL]
-        shapes = [(v.name, v.get_value(borrow=True).shape, v.get_value(borrow=True).dtype) for v in arrays]
+        saved = [(n, a) for n, a in record.state if n != PARTIAL and not n.startswith(KEEP + ":")]
+        shapes = [(v.name or "state", v.get_value(borrow=True).shape, v.get_value(borrow=True).dtype)
+                  for v in arrays]
+        kept = training.get("keep", [])
         if [(n, a.shape, a.dtype) for n, a in saved] != shapes or \
-                len(training["generators"]) != len(generators):
+                len(training["generators"]) != len(generators) or len(kept) != len(keep):
             raise SessionError(f"{self.checkpoint_path} holds training state {[n for n, _ in saved]} "
                                f"but this run's step updates {[s[0] for s in shapes]}; it was "
                                "written by a different version of the experiment: start a new run")
@@ -309,36 +527,94 @@ class Session:
             generator = np.random.default_rng()
             generator.bit_generator.state = state
             var.set_value(generator, borrow=True)
+        for i, obj in enumerate(keep):
+            prefix = f"{KEEP}:{i}:"
+            values = dict(kept[i])
+            values.update({n[len(prefix):]: np.array(a, copy=True) for n, a in record.state
+                           if n.startswith(prefix)})
+            obj.load_state_dict(values)
         flat = dict(record.state).get(PARTIAL)
         replay, offset = collections.deque(), 0
         for shape in training["partial_shapes"]:
             size = int(np.prod(shape))
             replay.append(flat[offset:offset + size].reshape(shape))
             offset += size
-        return training["epochs"], replay
+        return training["epochs"], replay, bool(training.get("complete"))
 
-    # -- Ctrl-C ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _sigint(self):
-        self._stop = False
-        if threading.current_thread() is not threading.main_thread():
-            yield
+    # -- divergence ---------------------------------------------------------------------
+    def _check_divergence(self, stage, record, names, first):
+        """Raise :class:`dae.train.Diverged` before a bad epoch is saved."""
+        for name in names:
+            value, start = record.get(name), first.get(name)
+            if isinstance(value, float) and isinstance(start, float) and start > 0 \
+                    and value > DIVERGED_GROWTH * start:
+                raise train.Diverged(record["epoch"], name, f"{value:.4g}, over "
+                                     f"{DIVERGED_GROWTH:g} times its first epoch's {start:.4g},")
+        for var in io.model_variables(self._model):
+            if not np.all(np.isfinite(var.get_value(borrow=True))):
+                raise train.Diverged(record["epoch"], f"parameter {var.name}", "infinite or NaN")
+
+    def _diverged_message(self, stage, exc, rate_flag):
+        rate = getattr(self.args, rate_flag, None) if rate_flag else None
+        lower = [] if rate is None else [_flag(rate_flag), f"{rate / 10:g}"]
+        told = f"{exc.name} became {exc.value} in epoch {exc.epoch} of {stage}"
+        if rate is not None:
+            told += f" ({_flag(rate_flag)} {rate:g})"
+        if not self._saved:
+            return (f"{told}: training diverged before any epoch finished, nothing was saved. "
+                    f"Start again with a lower learning rate{' (' + ' '.join(lower) + ')' if lower else ''}")
+        return (f"{told}: training diverged and stopped. The last good checkpoint is kept in "
+                f"{self.checkpoint_path}; continue from it with a lower learning rate: "
+                f"{self.resume_command(*lower)}")
+
+    # -- Ctrl-C and SIGTERM -----------------------------------------------------------
+    def _handler(self, signum, frame):
+        if self._stop or not self._polling:
+            raise KeyboardInterrupt  # twice, or outside a loop that stops cleanly: at once
+        self._stop = True  # the loop stops at its next step and saves
+
+    def _install_handlers(self):
+        if self._handlers or threading.current_thread() is not threading.main_thread():
             return
+        self._previous = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._handlers = True
 
-        def handler(signum, frame):
-            if self._stop:
-                raise KeyboardInterrupt  # pressed twice: stop now, the last checkpoint stays
-            self._stop = True
+    def _restore_handlers(self):
+        if self._handlers:
+            for s, previous in self._previous.items():
+                signal.signal(s, previous)
+            self._handlers = False
 
-        previous = signal.signal(signal.SIGINT, handler)
+    @contextlib.contextmanager
+    def _interruptible(self):
+        """Ctrl-C in this block stops at the next step (the loop saves first)."""
+        own = not self._handlers
+        if own:
+            self._install_handlers()
+        self._stop, self._polling = False, True
         try:
             yield
+        except BaseException as exc:
+            if isinstance(exc, (Interrupted, _Stop)) or not interrupted_by_user(exc):
+                raise
+            raise self._interrupted_at_once() from None
         finally:
-            signal.signal(signal.SIGINT, previous)
+            self._polling = False
+            if own:
+                self._restore_handlers()
 
     def _interrupted(self, where):
         self._draw_quietly()
+        self.close()  # the run ends here; a resumed one is a new session
         return Interrupted(f"interrupted in {where}; saved {self.checkpoint_path}. "
+                           f"Resume with: {self.resume_command()}")
+
+    def _interrupted_at_once(self):
+        self._draw_quietly()
+        self.close()
+        if not self._saved:
+            return Interrupted("interrupted before the first epoch finished; nothing was saved")
+        return Interrupted(f"interrupted; the last checkpoint ({self.checkpoint_path}) is kept. "
                            f"Resume with: {self.resume_command()}")
 
     def resume_command(self, *extra):
@@ -348,19 +624,6 @@ class Session:
         words = list(getattr(self.args, "_invocation", None) or ["dae", "train", self.experiment])
         words += ["--output-dir", str(self.output_dir), "--resume", *extra]
         return " ".join(shlex.quote(w) for w in words)
-
-    def _diverged_message(self, stage, exc):
-        rate = getattr(self.args, "learning_rate", None)
-        lower = [] if rate is None else ["--learning-rate", f"{rate / 10:g}"]
-        told = f"{exc.name} became {exc.value} in epoch {exc.epoch} of {stage}"
-        if rate is not None:
-            told += f" (learning rate {rate:g})"
-        if not self._saved:
-            return (f"{told}: training stopped before any epoch finished, nothing was saved. "
-                    f"Start again with a lower learning rate{' (' + ' '.join(lower) + ')' if lower else ''}")
-        return (f"{told}: training stopped. The last good checkpoint is kept in "
-                f"{self.checkpoint_path}; continue from it with a lower learning rate: "
-                f"{self.resume_command(*lower)}")
 
     # -- records -----------------------------------------------------------------------
     def _write_metrics(self, record):
@@ -380,13 +643,14 @@ class Session:
     def _draw(self):
         if not self.history:
             return None
-        return draw_learning_curve(self.history, self.output_dir / CURVE)
+        from dae.plots import learning_curve
+        return learning_curve(self.history, self.output_dir / CURVE)
 
     def _draw_quietly(self):
         try:
             self._draw()
         except (OSError, ValueError):
-            pass  # the picture is a convenience; the error being reported matters more
+            pass  # the picture is a convenience; the run and its errors matter more
 
 
 def updated_variables(function):
@@ -413,6 +677,29 @@ def _state_variables(model, step, state):
 
 def _is_generator(var):
     return isinstance(var.get_value(borrow=True), np.random.Generator)
+
+
+def _read_lock(path):
+    try:
+        holder = json.loads(Path(path).read_text())
+        return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(holder):
+    """Whether the process holding a lock still runs (on another host: assume so)."""
+    if holder is None:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _flags(args):
@@ -452,101 +739,3 @@ def format_metrics(record, sep="  "):
 
 def _line(record):
     return f"{record['stage']} epoch {record['epoch']:3d}  {format_metrics(record)}  {record['seconds']:.1f} s"
-
-
-# -- the learning curve -----------------------------------------------------------------------
-COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127)]
-
-
-def draw_learning_curve(history, path, width=640, panel_height=260):
-    """Draw each metric of ``history`` against the epoch, one panel per metric and one
-    line per stage, with labelled ticks; write the PNG atomically and return ``path``."""
-    from PIL import Image, ImageDraw
-
-    from dae.utils import save_png
-
-    metrics = [k for k in dict.fromkeys(k for r in history for k in r)
-               if k not in ("stage", "epoch", "seconds")]
-    stages = list(dict.fromkeys(r["stage"] for r in history))
-    image = Image.new("RGB", (width, panel_height * max(1, len(metrics))), "white")
-    draw, font = ImageDraw.Draw(image), _font(12)
-    for p, metric in enumerate(metrics):
-        lines = {s: [(r["epoch"], r[metric]) for r in history
-                     if r["stage"] == s and isinstance(r.get(metric), (int, float))] for s in stages}
-        _panel(draw, font, (0, p * panel_height, width, (p + 1) * panel_height), metric,
-               {s: pts for s, pts in lines.items() if pts}, stages)
-    save_png(np.asarray(image), path)
-    return path
-
-
-def _font(size):
-    from PIL import ImageFont
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: a fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _panel(draw, font, box, title, lines, stages):
-    left, top, right, bottom = box[0] + 72, box[1] + 28, box[2] - 20, box[3] - 44
-    xs = [x for pts in lines.values() for x, _ in pts]
-    ys = [y for pts in lines.values() for _, y in pts]
-    draw.text(((left + right) // 2, box[1] + 8), title, fill="black", font=font, anchor="mt")
-    if not xs:
-        return
-    x_ticks = _ticks(min(xs), max(xs), integer=True)
-    y_ticks = _ticks(min(ys), max(ys))
-    (x0, x1), (y0, y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
-
-    def at(x, y):
-        return (left + (x - x0) / (x1 - x0) * (right - left),
-                bottom - (y - y0) / (y1 - y0) * (bottom - top))
-
-    for x in x_ticks:
-        px = at(x, y0)[0]
-        draw.line([(px, top), (px, bottom)], fill=(230, 230, 230))
-        draw.line([(px, bottom), (px, bottom + 4)], fill="black")
-        draw.text((px, bottom + 6), _label(x, x_ticks), fill="black", font=font, anchor="mt")
-    for y in y_ticks:
-        py = at(x0, y)[1]
-        draw.line([(left, py), (right, py)], fill=(230, 230, 230))
-        draw.line([(left - 4, py), (left, py)], fill="black")
-        draw.text((left - 7, py), _label(y, y_ticks), fill="black", font=font, anchor="rm")
-    draw.rectangle([left, top, right, bottom], outline="black")
-    draw.text(((left + right) // 2, bottom + 24), "epoch", fill="black", font=font, anchor="mt")
-    for name, pts in lines.items():
-        colour = COLOURS[stages.index(name) % len(COLOURS)]
-        points = [at(x, y) for x, y in pts]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        for px, py in points:
-            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-    if len(lines) > 1 or len(stages) > 1:
-        draw.rectangle([right - 158, top + 2, right - 2, top + 18 + 16 * (len(lines) - 1)],
-                       fill="white", outline=(200, 200, 200))
-        for i, name in enumerate(lines):
-            colour = COLOURS[stages.index(name) % len(COLOURS)]
-            y = top + 10 + 16 * i
-            draw.line([(right - 150, y), (right - 128, y)], fill=colour, width=2)
-            draw.text((right - 122, y), name, fill="black", font=font, anchor="lm")
-
-
-def _ticks(low, high, integer=False, target=5):
-    """Round tick values (1, 2 or 5 times a power of ten) covering [low, high]."""
-    if high - low < 1e-12 * max(1.0, abs(high)):
-        pad = 1.0 if integer or low == 0 else abs(low) * 0.05
-        low, high = low - pad, high + pad
-    raw = (high - low) / target
-    step = 10 ** np.floor(np.log10(raw))
-    step *= next(m for m in (1, 2, 5, 10) if raw <= m * step)
-    if integer:
-        step = max(1.0, round(step))
-    first, last = np.floor(low / step) * step, np.ceil(high / step) * step
-    return [float(v) for v in np.arange(first, last + step / 2, step)]
-
-
-def _label(value, ticks):
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-    decimals = max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0
-    return f"{value:.{decimals}f}"

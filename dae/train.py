@@ -186,7 +186,8 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
     names : names of step's outputs; each epoch record holds their means.
     start_epoch : int, first epoch to run (for resuming).
     on_epoch : callable(record) called after each epoch; record is a dict
-        ``{"epoch": e, name: mean, ..., "seconds": s}``.
+        ``{"epoch": e, name: mean, ..., "seconds": s}``. Returning True stops
+        training after this epoch (early stopping).
     progress : callable(iterable, epoch) -> iterable wrapping the batches
         (a progress bar), or None.
 
@@ -206,6 +207,6 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
             if not np.isfinite(record[name]):
                 raise Diverged(epoch, name, record[name])
         history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
+        if on_epoch is not None and on_epoch(record):
+            break
     return history

@@ -1,17 +1,17 @@
 """The per-run machinery: checkpoints, exact resume, Ctrl-C, divergence, records, curve."""
 import argparse
 import json
+import os
 import signal
 
 import numpy as np
 import pytensor
 import pytest
-from PIL import Image
 
 from dae import io
 from dae.dA import dA
-from dae.session import (CHECKPOINT, CURVE, METRICS, Interrupted, RunDiverged, Session,
-                         SessionError, _ticks, draw_learning_curve)
+from dae.session import CHECKPOINT, CURVE, METRICS, Interrupted, RunDiverged, Session, SessionError
+from dae.stopping import EarlyStopping
 from dae.train import compile_step
 
 MODE = "py"  # compiles in a fraction of Numba's time; these graphs are tiny
@@ -118,9 +118,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path):
 def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path):
     args = _args(tmp_path, epochs=5)
     session = Session(args, "test")
-    model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
-    cost, updates = model.get_cost_updates(0.3, 0.1)
-    step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
+    model, step = _model_and_step(0.1)
     calls = []
 
     def blows_up(i):  # the cost turns NaN in the third epoch
@@ -149,22 +147,6 @@ def test_resume_refuses_what_would_lose_or_mix_runs(tmp_path):
     resumed = _args(tmp_path, resume=True, seed=99, learning_rate=0.5, _explicit={"learning_rate"})
     Session(resumed, "test")
     assert resumed.seed == 5 and resumed.learning_rate == 0.5  # saved flag back; a changeable one kept
-
-
-def test_learning_curve_draws_each_stage(tmp_path):
-    history = [{"stage": s, "epoch": e, "cost": c + 10 / (e + 1), "seconds": 0.1}
-               for s, c in (("a", 50), ("b", 60)) for e in range(6)]
-    path = draw_learning_curve(history, tmp_path / "curve.png")
-    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
-    colours = {tuple(p) for p in pixels}
-    assert (31, 119, 180) in colours and (214, 39, 40) in colours  # a line per stage
-    assert (pixels.min(axis=1) < 60).mean() > 0.005  # axes and labels in black
-
-
-def test_ticks_are_round_and_cover_the_range():
-    assert _ticks(0, 14, integer=True) == [0, 5, 10, 15]
-    assert _ticks(0.83, 1.27) == pytest.approx([0.8, 0.9, 1.0, 1.1, 1.2, 1.3])
-    assert _ticks(3, 3, integer=True) == [2, 3, 4]
 
 
 def test_one_epoch_at_a_time_with_extra_entries(tmp_path):
@@ -197,3 +179,88 @@ def test_extra_state_such_as_a_decaying_learning_rate_is_restored(tmp_path):
     resumed, resumed_rate = run(_args(tmp_path / "b", resume=True, _explicit={"resume"}))
     assert resumed_rate.get_value() == whole_rate.get_value() == np.float32(0.05)
     _assert_same(whole, resumed)
+
+
+def test_early_stopping_state_is_kept_and_a_stopped_stage_is_not_trained_again(tmp_path):
+    """on_epoch returning True ends a stage; the stopper's state survives Ctrl-C and resume."""
+    def run(args, interrupt=None):
+        with Session(args, "test") as session:
+            model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
+            cost, updates = model.get_cost_updates(0.3, 0.1)
+            step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
+            stopper = EarlyStopping(patience=20)
+            scores = iter([0.5, 0.4, 0.45, 0.44, 0.43, 0.1])
+
+            def on_epoch(record):
+                stopper.update(record["epoch"] * 5 + 4, next(scores), epoch=record["epoch"])
+                return not stopper.validates_at((record["epoch"] + 2) * 5 - 1)
+            records = session.fit("s", model, step if interrupt is None else Interrupting(step, interrupt),
+                                  50, on_epoch=on_epoch, keep=[stopper])
+            session.finish()
+        return model, stopper, records
+    whole, stopper, records = run(_args(tmp_path / "a"))
+    assert len(records) == 4 and stopper.best_error == 0.4  # patience 20 runs out in epoch 4
+    with pytest.raises(Interrupted):
+        run(_args(tmp_path / "b"), interrupt=12)
+    resumed, resumed_stopper, _ = run(_args(tmp_path / "b", resume=True, _explicit={"resume"}))
+    assert resumed_stopper.state_dict() == stopper.state_dict()
+    _assert_same(whole, resumed)
+    assert [r["epoch"] for r in _metrics(_args(tmp_path / "b"))] == [0, 1, 2, 3]
+
+
+def test_a_cost_that_grows_tenfold_is_a_divergence(tmp_path):
+    args = _args(tmp_path, epochs=4)
+    session = Session(args, "test")
+    model, step = _model_and_step(0.01)
+    calls = []
+
+    def grows(i):
+        calls.append(i)
+        value = step(i)
+        return value * 20 if len(calls) > 5 else value
+    grows.n_steps, grows.function = step.n_steps, step.function
+    with pytest.raises(RunDiverged, match=r"over 10 times its first epoch's.* in epoch 1 of s"):
+        session.fit("s", model, grows, 4)
+    assert io.read(args.output_dir / CHECKPOINT).info["training"]["epochs"] == 1
+
+
+def test_sigterm_stops_like_ctrl_c_and_a_result_stage_runs_once(tmp_path):
+    args = _args(tmp_path, epochs=1)
+    runs = []
+
+    def compute(check):
+        runs.append(1)
+        signal.raise_signal(signal.SIGTERM)
+        check()
+        return {"never": 1}
+    with pytest.raises(Interrupted, match="interrupted in evaluate"):
+        with Session(args, "test") as session:
+            session.fit("s", dA(np.random.RandomState(0), n_visible=12, n_hidden=5),
+                        _step(), 1)
+            session.run("evaluate", compute)
+    with Session(_args(tmp_path, resume=True, _explicit={"resume"}), "test") as session:
+        session.fit("s", dA(np.random.RandomState(0), n_visible=12, n_hidden=5), _step(), 1)
+        assert session.run("evaluate", lambda check: {"nll": 88.5}) == {"nll": 88.5}
+        session.finish()
+    with Session(_args(tmp_path, resume=True, _explicit={"resume"}), "test") as session:
+        assert session.run("evaluate", compute) == {"nll": 88.5}  # kept: not computed again
+    assert len(runs) == 1
+
+
+def _model_and_step(rate):
+    model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
+    cost, updates = model.get_cost_updates(0.3, rate)
+    return model, compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
+
+
+def _step():
+    return _model_and_step(0.01)[1]
+
+
+def test_a_second_session_on_the_folder_is_refused_until_the_first_closes(tmp_path):
+    args = _args(tmp_path)
+    with Session(args, "test"):
+        with pytest.raises(SessionError, match=r"in use by another run \(process %d" % os.getpid()):
+            Session(_args(tmp_path), "test")
+    with Session(_args(tmp_path), "test"):
+        pass

@@ -3,121 +3,149 @@ fine-tuning with early stopping, on MNIST.
 
 Defaults are the tutorial's: 784-1000-1000-1000-10, corruption 0.1/0.2/0.3,
 pretraining 15 epochs at learning rate 0.001, fine-tuning up to 1000 epochs at
-0.1, minibatch 1, seed 89677. Prints each layer's pretraining cost per epoch, the
-validation error per fine-tuning epoch and the test error at each new best, the
-wall time of each phase, and a final ``best validation X% at epoch N, test Y%``.
-Writes ``<output-dir>/filters_layer0.png`` (the first layer's first 100 filters)
-and ``<output-dir>/best_model.npz`` (the best model's parameters, ``W0, b0, ...``).
+0.1, minibatch 1, seed 89677. Every phase runs through the run's session
+(:mod:`dae.session`): stages ``pretrain_0`` .. ``pretrain_<L-1>`` then
+``finetune``, a checkpoint after every epoch (the early-stopping state and the
+best parameters so far included), ``--resume`` after Ctrl-C. Prints each
+layer's pretraining cost per epoch, the validation error per fine-tuning epoch
+and the test error at each new best, the wall time of each phase, and a final
+``best validation X% at epoch N, test Y%``. Writes ``filters_layer0.png`` (the
+first layer's first 100 filters) and ``best_model.npz`` (the model at its best
+validation error, a dae model file: ``dae eval``, ``dae info``, ``dae.load``),
+rewritten at each new best so it is there even while the run goes on.
 """
-import time
-
 import numpy as np
 
-from dae.cli import (UserError, add_common_flags, fraction, positive_float, positive_int,
-                     progress_bar, say)
+from dae.experiments.common import (UserError, add_common_flags, fraction, positive_float,
+                                    positive_int, start_session)
 
 HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (the tutorial's experiment)"
 
 # The tutorial evaluated in the training minibatch size; the errors do not depend
 # on it, and at minibatch 1 this is ~10x faster.
 EVAL_BATCH_SIZE = 1000
+BEST = "best_model.npz"
 
 
-def run(args):
-    from dae.config import set_mode
-    from dae.SdA import SdA
+def run(args, report):
+    may_change = ("pretraining_epochs", "training_epochs", "pretrain_lr", "finetune_lr", "mode")
+    with start_session(args, "SdA", report, may_change=may_change) as session:
+        if len(args.corruption_levels) != len(args.hidden_layers):
+            raise UserError(f"--corruption-levels has {len(args.corruption_levels)} values for "
+                            f"{len(args.hidden_layers)} --hidden-layers; give one per layer")
+        from dae.SdA import SdA
 
-    set_mode(args.mode)
-    if len(args.corruption_levels) != len(args.hidden_layers):
-        raise UserError(f"--corruption-levels has {len(args.corruption_levels)} values for "
-                        f"{len(args.hidden_layers)} --hidden-layers; give one per layer")
-    datasets = _datasets(args)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.RandomState(args.seed)
-    sda = SdA(numpy_rng=rng, n_ins=datasets[0][0].get_value(borrow=True).shape[1],
-              hidden_layers_sizes=args.hidden_layers, n_outs=10,
-              corruption_levels=args.corruption_levels, layer_type=args.layer_type)
-    pretrain(sda, datasets[0][0], args)
-    best = finetune(sda, datasets, args)
-    sda.set_params(best["params"])
-    _write_outputs(sda, args)
+        from dae.data import shared_dataset
+
+        splits = _splits(args)
+        session.bind_data(*splits[0])
+        datasets = [shared_dataset(split) for split in splits]
+        session.info["image_shape"] = [28, 28]
+        sda = SdA(numpy_rng=np.random.RandomState(args.seed),
+                  n_ins=datasets[0][0].get_value(borrow=True).shape[1],
+                  hidden_layers_sizes=args.hidden_layers, n_outs=10,
+                  corruption_levels=args.corruption_levels, layer_type=args.layer_type)
+        session.restore(sda)  # a resumed run starts each stage from the checkpoint's weights
+        pretrain(session, sda, datasets[0][0], args, report)
+        best = finetune(session, sda, datasets, args, report)
+        best.apply(sda)
+        from dae.plots import filters_image
+        from dae.utils import save_png
+        image = filters_image(sda, image_shape=(28, 28), tile_shape=(10, 10))
+        report.line(f"wrote {save_png(image, args.output_dir / 'filters_layer0.png')}")
+        report.line(f"wrote {session.save_model(sda, BEST, stage='finetune')}")
+        report.line(f"wrote {session.finish()}")
     return 0
 
 
-def pretrain(sda, train_x, args):
-    from dae.train import fit
+class LayerStep:
+    """Layer i's pretraining function as a step of the minibatch index alone."""
 
-    batch_size = args.pretrain_batch_size or args.batch_size
-    start = time.perf_counter()
-    functions = sda.pretraining_functions(train_x, batch_size, args.mode)
-    for i, (function, level) in enumerate(zip(functions, args.corruption_levels)):
-        def step(index, function=function, level=level):
-            return function(index, corruption=level, lr=args.pretrain_lr)
-        fit(step, function.n_steps, args.pretraining_epochs,
-            on_epoch=lambda r, i=i: say(f"pre-training layer {i}, epoch {r['epoch']}, "
-                                        f"cost {r['cost']:.4f}  ({r['seconds']:.1f} s)"),
-            progress=progress_bar(args.quiet, f"layer {i}"))
-    say(f"pretraining took {(time.perf_counter() - start) / 60:.2f} min")
+    def __init__(self, function, corruption, learning_rate):
+        self.function, self.n_steps = function.function, function.n_steps
+        self._call, self._args = function, (corruption, learning_rate)
+
+    def __call__(self, index):
+        return self._call(index, *self._args)
 
 
-def finetune(sda, datasets, args):
-    """SGD on the supervised cost with the tutorial's early stopping; returns the best epoch's
-    ``{"params", "valid", "test", "epoch"}``. Ctrl-C after the first epoch ends it there."""
+def pretrain(session, sda, train_x, args, report):
+    stages = [f"pretrain_{i}" for i in range(sda.n_layers)]
+    todo = [i for i, stage in enumerate(stages) if not session.done(stage)]
+    if not todo:
+        return
+    functions = sda.pretraining_functions(train_x, args.pretrain_batch_size or args.batch_size,
+                                          args.mode)
+    for i in todo:
+        step = LayerStep(functions[i], args.corruption_levels[i], args.pretrain_lr)
+        session.fit(stages[i], sda, step, args.pretraining_epochs, rate="pretrain_lr")
+    seconds = sum(r["seconds"] for r in session.history if r["stage"] in stages)
+    report.line(f"pretraining took {seconds / 60:.2f} min")
+
+
+class Best:
+    """The fine-tuning epoch with the lowest validation error: its numbers and weights.
+
+    Checkpointed with the stage (``state_dict`` / ``load_state_dict``), so a
+    resumed run keeps the best model found before the interruption.
+    """
+
+    def __init__(self, sda):
+        self.epoch, self.valid, self.test, self.params = 0, None, None, sda.get_params()
+
+    def capture(self, sda, epoch, valid, test):
+        self.epoch, self.valid, self.test, self.params = epoch, valid, test, sda.get_params()
+
+    def apply(self, sda):
+        sda.set_params(self.params)
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "valid": self.valid, "test": self.test, **self.params}
+
+    def load_state_dict(self, values):
+        self.epoch, self.valid, self.test = values["epoch"], values["valid"], values["test"]
+        self.params = {k: v for k, v in values.items() if k not in ("epoch", "valid", "test")}
+
+
+def finetune(session, sda, datasets, args, report):
+    """SGD on the supervised cost with the tutorial's early stopping; returns the :class:`Best`."""
     from dae.stopping import EarlyStopping
-    from dae.train import fit
 
-    start = time.perf_counter()
     rule = {"update_rule": "momentum", "momentum": args.momentum} if args.momentum else {}
     train_fn, valid_score, test_score = sda.build_finetune_functions(
         datasets, args.batch_size, args.finetune_lr, args.mode,
         eval_batch_size=EVAL_BATCH_SIZE, **rule)
     n = train_fn.n_steps
     stopper = EarlyStopping(patience=args.patience_factor * n)
-    best = {"params": sda.get_params(), "valid": None, "test": None, "epoch": 0}
-    progress = progress_bar(args.quiet, "fine-tuning")
-    try:
-        for epoch in range(1, args.training_epochs + 1):
-            record = fit(train_fn, n, epoch, start_epoch=epoch - 1, progress=progress)[0]
-            iteration = epoch * n - 1  # the last minibatch of this epoch, counted from 0
-            valid = valid_score.mean(valid_score())
-            line = (f"epoch {epoch}, minibatch {n}/{n}, cost {record['cost']:.4f}, "
-                    f"validation error {valid:.2%}")
-            if stopper.update(iteration, valid, epoch=epoch):
-                test = test_score.mean(test_score())
-                best = {"params": sda.get_params(), "valid": valid, "test": test, "epoch": epoch}
-                line += f", test error of best model {test:.2%}"
-            say(f"{line}  ({time.perf_counter() - start:.0f} s)")
-            if not stopper.validates_at(iteration + n):
-                break
-    except KeyboardInterrupt:  # Ctrl-C ends a long fine-tuning early, keeping its best model
-        if best["epoch"] == 0:
-            raise
-        say(f"interrupted: fine-tuning stops, keeping the best model so far (epoch {best['epoch']})")
-    say(f"fine-tuning took {(time.perf_counter() - start) / 60:.2f} min")
-    say(f"best validation {best['valid']:.2%} at epoch {best['epoch']}, test {best['test']:.2%}")
+    best = Best(sda)
+
+    def on_epoch(record):
+        epoch = record["epoch"] + 1  # the tutorial counts fine-tuning epochs from 1
+        iteration = epoch * n - 1    # the last minibatch of this epoch, counted from 0
+        record["valid_error"] = valid_score.mean(valid_score())
+        if stopper.update(iteration, record["valid_error"], epoch=epoch):
+            record["test_error"] = test_score.mean(test_score())
+            best.capture(sda, epoch, record["valid_error"], record["test_error"])
+            session.save_model(sda, BEST, stage="finetune")
+        return not stopper.validates_at(iteration + n)
+
+    session.fit("finetune", sda, train_fn, args.training_epochs, on_epoch=on_epoch,
+                keep=[stopper, best], rate="finetune_lr")
+    seconds = sum(r["seconds"] for r in session.history if r["stage"] == "finetune")
+    report.line(f"fine-tuning took {seconds / 60:.2f} min")
+    if best.valid is None:
+        raise UserError("fine-tuning ended before any validation: nothing to keep; train more epochs")
+    report.line(f"best validation {best.valid:.2%} at epoch {best.epoch}, test {best.test:.2%}")
     return best
 
 
-def _datasets(args):
-    from dae.data import load_mnist, shared_dataset
+def _splits(args):
+    from dae.data import load_mnist
 
     splits = load_mnist(args.data_dir)
     if args.max_examples:
         splits = [(x[:args.max_examples], y[:args.max_examples]) for x, y in splits]
-    return [shared_dataset(split) for split in splits]
-
-
-def _write_outputs(sda, args):
-    from dae.utils import atomic_write, save_png, tile_raster_images
-
-    filters = sda.params[0].get_value(borrow=True).T
-    image = tile_raster_images(filters[:100], img_shape=(28, 28), tile_shape=(10, 10),
-                               tile_spacing=(1, 1))
-    say(f"wrote {save_png(image, args.output_dir / 'filters_layer0.png')}")
-    path = args.output_dir / "best_model.npz"
-    with atomic_write(path, "wb") as f:
-        np.savez(f, **sda.get_params())
-    say(f"wrote {path}")
+    return splits
 
 
 def add_flags(p):
@@ -155,8 +183,9 @@ def add_flags(p):
 def _patience_factor(text):
     # Below 2 the tutorial would validate more often than once an epoch
     # (validation_frequency = min(n_train_batches, patience // 2)).
+    import argparse
+
     value = positive_int(text)
     if value < 2:
-        import argparse
         raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text}")
     return value

@@ -11,54 +11,41 @@ all of those images instead of MNIST's 50,000.
 """
 import numpy as np
 
-from dae.cli import (add_common_flags, non_negative_float, positive_float, positive_int, say,
-                     start_session)
+from dae.experiments.common import (add_common_flags, non_negative_float, positive_float,
+                                    positive_int, start_session)
+from dae.experiments.dA import write_filters
 
 HELP = "contractive autoencoder on MNIST (the tutorial's experiment)"
 
 
-def run(args):
-    import pytensor
-    import pytensor.tensor as pt
+def run(args, report):
+    with start_session(args, "cA", report) as session:  # on --resume, restores the run's flags
+        import pytensor
+        import pytensor.tensor as pt
 
-    from dae.cA import cA
-    from dae.config import set_mode
-    from dae.customdata import check_fits, dataset
-    from dae.train import compile_step
+        from dae.cA import cA
+        from dae.customdata import check_fits, dataset
+        from dae.train import compile_step
 
-    session = start_session(args, "cA")  # on --resume, this restores the run's flags
-    set_mode(args.mode)
-    images = check_fits(dataset(args.data, args.data_dir))
-    session.info["image_shape"] = images.image_shape
-    ca = cA(numpy_rng=np.random.RandomState(args.seed), n_visible=images.x.shape[1],
-            n_hidden=args.n_hidden, n_batchsize=args.batch_size)
-    cost, hidden = ca.get_cost(contraction_level=args.contraction)
-    monitors = [pt.mean(ca.reconstruction_loss(ca.x, hidden)),
-                pt.mean(pt.sqrt(ca.jacobian_norm_sq(hidden)))]
-    step = compile_step({ca.x: pytensor.shared(images.x, borrow=True)}, args.batch_size, monitors,
-                        ca.updates_for(cost, args.learning_rate), args.mode)
-    # The tutorial printed numpy.mean(c_array[0]) and numpy.mean(numpy.sqrt(c_array[1]))
-    # of c_array = numpy.vstack(c), which has one row per minibatch: rows 0 and 1
-    # are the first two minibatches, not the two monitored columns. fit() averages
-    # each output over every minibatch of the epoch.
-    session.fit("cA", ca, step, args.epochs, names=("reconstruction", "mean_jacobian_norm"))
-    say(f"wrote {session.save_model(ca, 'cA.npz')}")
-    write_filters(ca, images, (10, 10), args.output_dir / "cae_filters.png")
-    say(f"wrote {session.finish()}")
+        images = check_fits(dataset(args.data, args.data_dir))
+        session.bind_data(images.x)
+        session.info["image_shape"] = images.image_shape
+        ca = cA(numpy_rng=np.random.RandomState(args.seed), n_visible=images.x.shape[1],
+                n_hidden=args.n_hidden, n_batchsize=args.batch_size)
+        cost, hidden = ca.get_cost(contraction_level=args.contraction)
+        monitors = [pt.mean(ca.reconstruction_loss(ca.x, hidden)),
+                    pt.mean(pt.sqrt(ca.jacobian_norm_sq(hidden)))]
+        step = compile_step({ca.x: pytensor.shared(images.x, borrow=True)}, args.batch_size,
+                            monitors, ca.updates_for(cost, args.learning_rate), args.mode)
+        # The tutorial printed numpy.mean(c_array[0]) and numpy.mean(numpy.sqrt(c_array[1]))
+        # of c_array = numpy.vstack(c), which has one row per minibatch: rows 0 and 1
+        # are the first two minibatches, not the two monitored columns. fit() averages
+        # each output over every minibatch of the epoch.
+        session.fit("cA", ca, step, args.epochs, names=("reconstruction", "mean_jacobian_norm"))
+        report.line(f"wrote {session.save_model(ca, 'cA.npz')}")
+        write_filters(ca, images, (10, 10), args.output_dir / "cae_filters.png", report)
+        report.line(f"wrote {session.finish()}")
     return 0
-
-
-def write_filters(model, images, tile_shape, path):
-    """Tile the model's first filters into ``path``, or say why there is no picture."""
-    from dae.utils import save_png, tile_raster_images
-
-    if images.image_shape is None:
-        say(f"no filters picture: {images.source} gives rows of {images.x.shape[1]} values, "
-            "not images; pass (n, height, width) arrays to get one")
-        return
-    image = tile_raster_images(model.filters(), img_shape=images.image_shape, tile_shape=tile_shape,
-                               tile_spacing=(1, 1))
-    say(f"wrote {save_png(image, path)}")
 
 
 def add_flags(p):
@@ -68,4 +55,4 @@ def add_flags(p):
     p.add_argument("--n-hidden", type=positive_int, default=500, help="hidden units (default 500)")
     p.add_argument("--contraction", type=non_negative_float, default=0.1,
                    help="contraction level: the Jacobian penalty's weight (default 0.1)")
-    add_common_flags(p, seed=123, output_dir="cA_plots", resume=True, data=True)
+    add_common_flags(p, seed=123, output_dir="cA_plots", data=True)

@@ -33,44 +33,45 @@ import argparse
 
 import numpy as np
 
-from dae.cli import (add_common_flags, fraction, non_negative_float, positive_float,
-                     positive_int, say, start_session)
+from dae.experiments.common import (add_common_flags, fraction, non_negative_float, positive_float,
+                                    positive_int, start_session)
+from dae.experiments.dA import write_filters
 
 HELP = "sparse autoencoder on MNIST (UFLDL's settings)"
 
 
-def run(args):
-    import pytensor
-    import pytensor.tensor as pt
+def run(args, report):
+    with start_session(args, "sA", report) as session:  # on --resume, restores the run's flags
+        import pytensor
+        import pytensor.tensor as pt
 
-    from dae.config import get_mode, set_mode
-    from dae.customdata import check_fits, dataset
-    from dae.experiments.cA import write_filters
-    from dae.sA import sA
-    from dae.train import compile_step
+        from dae.config import get_mode
+        from dae.customdata import check_fits, dataset
+        from dae.sA import sA
+        from dae.train import compile_step
 
-    session = start_session(args, "sA")  # on --resume, this restores the run's flags
-    set_mode(args.mode)
-    images = check_fits(dataset(args.data, args.data_dir), loss=args.loss)
-    session.info["image_shape"] = images.image_shape
-    train_x = pytensor.shared(images.x, borrow=True)
-    sa = sA(numpy_rng=np.random.RandomState(args.seed), n_visible=images.x.shape[1],
-            n_hidden=args.n_hidden, sparsity=args.sparsity, loss=args.loss)
-    cost, hidden = sa.get_cost(sparsity_target=args.sparsity_target,
-                               sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay)
-    monitors = [cost, sa.kl_divergence(hidden, args.sparsity_target), pt.mean(hidden)]
-    step = compile_step({sa.x: train_x}, args.batch_size, monitors,
-                        sa.updates_for(cost, args.learning_rate, args.update_rule), args.mode)
-    session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"))
-    full = sa.get_hidden_values(train_x)
-    activation, kl = pytensor.function([], [pt.mean(full), sa.kl_divergence(full, args.sparsity_target)],
-                                       mode=get_mode(args.mode))()
-    say(f"over {images.source}: mean hidden activation {float(activation):.4f} "
-        f"(target {args.sparsity_target:g}), KL {float(kl):.4f}")
-    say(f"wrote {session.save_model(sa, 'sA.npz')}")
-    side = int(np.ceil(np.sqrt(args.n_hidden)))
-    write_filters(sa, images, (side, side), args.output_dir / "sae_filters.png")
-    say(f"wrote {session.finish()}")
+        images = check_fits(dataset(args.data, args.data_dir), loss=args.loss)
+        session.bind_data(images.x)
+        session.info["image_shape"] = images.image_shape
+        train_x = pytensor.shared(images.x, borrow=True)
+        sa = sA(numpy_rng=np.random.RandomState(args.seed), n_visible=images.x.shape[1],
+                n_hidden=args.n_hidden, sparsity=args.sparsity, loss=args.loss)
+        cost, hidden = sa.get_cost(sparsity_target=args.sparsity_target,
+                                   sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay)
+        monitors = [cost, sa.kl_divergence(hidden, args.sparsity_target), pt.mean(hidden)]
+        step = compile_step({sa.x: train_x}, args.batch_size, monitors,
+                            sa.updates_for(cost, args.learning_rate, args.update_rule), args.mode)
+        session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"))
+        full = sa.get_hidden_values(train_x)
+        activation, kl = pytensor.function(
+            [], [pt.mean(full), sa.kl_divergence(full, args.sparsity_target)],
+            mode=get_mode(args.mode))()
+        report.line(f"over {images.source}: mean hidden activation {float(activation):.4f} "
+                    f"(target {args.sparsity_target:g}), KL {float(kl):.4f}")
+        report.line(f"wrote {session.save_model(sa, 'sA.npz')}")
+        side = int(np.ceil(np.sqrt(args.n_hidden)))
+        write_filters(sa, images, (side, side), args.output_dir / "sae_filters.png", report)
+        report.line(f"wrote {session.finish()}")
     return 0
 
 
@@ -100,4 +101,4 @@ def add_flags(p):
                    help="sparsity penalty: KL to the target (default) or L1 of the activations")
     p.add_argument("--loss", choices=("squared_error", "cross_entropy"), default="squared_error",
                    help="reconstruction loss (default squared_error, as in UFLDL)")
-    add_common_flags(p, seed=123, output_dir="sA_plots", resume=True, data=True)
+    add_common_flags(p, seed=123, output_dir="sA_plots", data=True)

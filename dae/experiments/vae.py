@@ -17,102 +17,113 @@ anchors: pythae's VAE, 89.78 nats (200 importance samples), pylearn2's, about
 at epoch 100): more epochs would help a little.
 
 Writes ``vae.npz`` (the trained model, for ``dae eval`` and ``dae sample``),
-``samples.png``, ``reconstructions.png``, ``manifold.png`` (``--latent 2``) and
-``results.json`` (the numbers, their protocol and the per-epoch history).
+``samples.png``, ``reconstructions.png``, ``manifold.png`` (``--latent 2``),
+``results.json`` (the numbers, their protocol and the per-epoch history) and,
+as every session does, ``checkpoint.npz`` after every epoch (Adam's moments,
+the decayed learning rate and the random state included), ``metrics.jsonl``
+and ``learning_curve.png``. Ctrl-C during training or during the NLL saves
+and says how to ``--resume``; a resumed run ends bit-identical.
 
 Protocol: dynamic binarization in training (a fresh x_bin ~ Bernoulli(x) each
 step); validation and test sets binarized once with ``--eval-seed`` (0), which
 also seeds the evaluation's samples. Every number printed or written says so.
 """
 import json
-import time
 
 import numpy as np
 
-from dae.cli import add_common_flags, non_negative_int, positive_float, positive_int, progress_bar, say
+from dae.experiments.common import (add_common_flags, non_negative_int, positive_float,
+                                    positive_int, start_session)
 
 HELP = "variational autoencoder on binarized MNIST: ELBO, importance-sampled NLL, samples"
 
 
-def run(args):
-    import pytensor
+def run(args, report):
+    with start_session(args, "vae", report, may_change=("epochs", "mode", "k")) as session:
+        import pytensor
 
-    from dae.config import floatX, set_mode
-    from dae.data import load_mnist
-    from dae.evaluate import PROTOCOL, Evaluator, binarize
-    from dae.io import save
-    from dae.random import RandomStreams
-    from dae.train import compile_step, fit
-    from dae.utils import atomic_write, save_png
-    from dae.VAE import VAE
+        from dae.config import floatX
+        from dae.data import load_mnist
+        from dae.evaluate import PROTOCOL, Evaluator, binarize
+        from dae.random import RandomStreams
+        from dae.train import compile_step
+        from dae.utils import atomic_write, save_png
+        from dae.VAE import VAE
 
-    set_mode(args.mode)
-    (train_x, _), (valid_x, _), (test_x, _) = load_mnist(args.data_dir)
-    valid_bin, test_bin = binarize(valid_x, args.eval_seed), binarize(test_x, args.eval_seed)
-    once = PROTOCOL.format(seed=args.eval_seed)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+        (train_x, _), (valid_x, _), (test_x, _) = load_mnist(args.data_dir)
+        session.bind_data(train_x)
+        session.info["image_shape"] = [28, 28]
+        valid_bin, test_bin = binarize(valid_x, args.eval_seed), binarize(test_x, args.eval_seed)
+        once = PROTOCOL.format(seed=args.eval_seed)
 
-    rng = np.random.RandomState(args.seed)
-    model = VAE(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_visible=train_x.shape[1],
-                hidden_layers_sizes=args.hidden, n_latent=args.latent, activation=args.activation)
-    learning_rate = pytensor.shared(np.asarray(args.learning_rate, floatX()), name="learning_rate")
-    cost, updates = model.get_cost_updates(learning_rate, update_rule="adam", binarize=True)
-    step = compile_step({model.x: pytensor.shared(train_x, borrow=True)}, args.batch_size, cost, updates,
-                        args.mode)
-    evaluator = Evaluator(model, seed=args.eval_seed, mode=args.mode)
-    say(f"VAE {'-'.join(map(str, [model.n_visible] + model.hidden_layers_sizes + [model.n_latent]))}"
-        f" ({args.activation}), Adam lr {args.learning_rate:g} x {args.lr_decay:g}/epoch, batch "
-        f"{args.batch_size}, {args.epochs} epochs; train ELBO on dynamically binarized batches, "
-        f"valid ELBO on the validation set {once}")
+        rng = np.random.RandomState(args.seed)
+        model = VAE(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_visible=train_x.shape[1],
+                    hidden_layers_sizes=args.hidden, n_latent=args.latent, activation=args.activation)
+        learning_rate = pytensor.shared(np.asarray(args.learning_rate, floatX()), name="learning_rate")
+        cost, updates = model.get_cost_updates(learning_rate, update_rule="adam", binarize=True)
+        step = compile_step({model.x: pytensor.shared(train_x, borrow=True)}, args.batch_size, cost,
+                            updates, args.mode)
+        # Reseeded at every call, so a validation ELBO depends on the weights only
+        # (and a resumed run reports the same numbers), and `dae eval vae.npz
+        # --samples K --seed S` reproduces the test numbers below.
+        evaluator = Evaluator(model, seed=args.eval_seed, mode=args.mode)
+        report.line(f"VAE {'-'.join(map(str, [model.n_visible] + model.hidden_layers_sizes + [model.n_latent]))}"
+                    f" ({args.activation}), Adam lr {args.learning_rate:g} x {args.lr_decay:g}/epoch, "
+                    f"batch {args.batch_size}, {args.epochs} epochs; cost = -ELBO on dynamically "
+                    f"binarized batches, valid ELBO on the validation set {once}")
 
-    def on_epoch(record):
-        start = time.perf_counter()
-        record["train_elbo"] = -record.pop("cost")
-        record["valid_elbo"] = float(evaluator.elbo(valid_bin).mean())
-        record["seconds"] += time.perf_counter() - start
-        learning_rate.set_value(learning_rate.get_value() * np.asarray(args.lr_decay, floatX()))
-        say(f"epoch {record['epoch']:3d}  train ELBO {record['train_elbo']:8.2f} (dynamic binarization)  "
-            f"valid ELBO {record['valid_elbo']:8.2f} nats (binarized once, seed {args.eval_seed})  "
-            f"{record['seconds']:.1f} s")
+        def on_epoch(record):
+            record["valid_elbo"] = float(evaluator.elbo(valid_bin).mean())
+            learning_rate.set_value(learning_rate.get_value() * np.asarray(args.lr_decay, floatX()))
 
-    started = time.perf_counter()
-    history = fit(step, step.n_steps, args.epochs, on_epoch=on_epoch,
-                  progress=progress_bar(args.quiet, "VAE"))
-    train_seconds = time.perf_counter() - started
-    say(f"wrote {save(model, args.output_dir / 'vae.npz', info={'image_shape': [28, 28]})} "
-        f"(dae eval / dae sample read it)")
+        session.fit("vae", model, step, args.epochs, on_epoch=on_epoch, state=[learning_rate])
+        report.line(f"wrote {session.save_model(model, 'vae.npz')} (dae eval / dae sample read it)")
 
-    # a fresh evaluator, so `dae eval vae.npz --samples K --seed S` reproduces these numbers
-    evaluator = Evaluator(model, seed=args.eval_seed, mode=args.mode)
-    test_elbo = float(evaluator.elbo(test_bin).mean())
-    say(f"test ELBO {test_elbo:.2f} nats (one z per image, analytic KL; test set {once})")
-    started = time.perf_counter()
-    bar = progress_bar(args.quiet, f"IWAE k={args.k}")
-    iwae = evaluator.iwae(test_bin, args.k, progress=None if bar is None else (lambda it: bar(it, 0)))
-    nll, eval_seconds = -float(iwae.mean()), time.perf_counter() - started
-    say(f"test NLL {nll:.2f} nats (IWAE k={args.k}; test set {once}) "
-        f"+- {iwae.std() / np.sqrt(len(iwae)):.2f} standard error over images; {eval_seconds:.0f} s")
+        def evaluate(check):
+            import time
+            started = time.perf_counter()
+            elbo = float(evaluator.elbo(test_bin).mean())
+            bar = report.progress(f"IWAE k={args.k}")
 
-    pictures = {"samples.png": prior_samples(model, args.seed),
-                "reconstructions.png": reconstructions(model, test_bin[:50])}
-    if model.n_latent == 2:
-        pictures["manifold.png"] = manifold(model)
-    for name, image in pictures.items():
-        say(f"wrote {save_png(image, args.output_dir / name)}")
+            def batches(starts):  # stops cleanly between batches on Ctrl-C
+                for start in (starts if bar is None else bar(starts, 0)):
+                    check()
+                    yield start
+            iwae = evaluator.iwae(test_bin, args.k, progress=batches)
+            return {"test_elbo": elbo, "test_nll": -float(iwae.mean()),
+                    "test_nll_stderr": float(iwae.std() / np.sqrt(len(iwae))),
+                    "eval_seconds": time.perf_counter() - started}
 
-    results = {
-        "protocol": f"dynamic binarization in training; validation and test sets binarized once with "
-                    f"seed {args.eval_seed}",
-        "test_elbo": test_elbo, "test_elbo_method": "one z per image, analytic KL",
-        "test_nll": nll, "test_nll_method": f"IWAE bound, k={args.k}", "k": args.k,
-        "train_seconds": train_seconds, "eval_seconds": eval_seconds,
-        "hyperparameters": model.hyperparameters(), "flags": {key: str(value) for key, value in vars(args).items()
-                                                              if key != "run"},
-        "history": history,
-    }
-    with atomic_write(args.output_dir / "results.json", "w") as f:
-        json.dump(results, f, indent=1)
-    say(f"wrote {args.output_dir / 'results.json'}")
+        results = session.run("evaluate", evaluate)
+        report.line(f"test ELBO {results['test_elbo']:.2f} nats (one z per image, analytic KL; "
+                    f"test set {once})")
+        report.line(f"test NLL {results['test_nll']:.2f} nats (IWAE k={args.k}; test set {once}) "
+                    f"+- {results['test_nll_stderr']:.2f} standard error over images; "
+                    f"{results['eval_seconds']:.0f} s")
+
+        pictures = {"samples.png": prior_samples(model, args.seed),
+                    "reconstructions.png": reconstructions(model, test_bin[:50])}
+        if model.n_latent == 2:
+            pictures["manifold.png"] = manifold(model)
+        for name, image in pictures.items():
+            report.line(f"wrote {save_png(image, args.output_dir / name)}")
+
+        history = [r for r in session.history if r["stage"] == "vae"]
+        summary = {
+            "protocol": f"dynamic binarization in training; validation and test sets binarized "
+                        f"once with seed {args.eval_seed}",
+            **results, "test_elbo_method": "one z per image, analytic KL",
+            "test_nll_method": f"IWAE bound, k={args.k}", "k": args.k,
+            "train_seconds": sum(r["seconds"] for r in history),
+            "hyperparameters": model.hyperparameters(),
+            "flags": {key: str(value) for key, value in vars(args).items()
+                      if key != "run" and not key.startswith("_")},
+            "history": history,
+        }
+        with atomic_write(args.output_dir / "results.json", "w") as f:
+            json.dump(summary, f, indent=1)
+        report.line(f"wrote {args.output_dir / 'results.json'}")
+        report.line(f"wrote {session.finish()}")
     return 0
 
 
