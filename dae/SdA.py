@@ -21,6 +21,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from dae import memory
+from dae.checks import one_of, positive_int, positive_ints
 from dae.config import floatX, get_mode
 from dae.layers import HiddenLayer, LogisticRegression
 from dae.random import as_random_streams
@@ -72,7 +74,8 @@ class SdA:
 
     def __init__(self, numpy_rng, theano_rng=None, n_ins=784, hidden_layers_sizes=(500, 500),
                  n_outs=10, corruption_levels=(0.1, 0.1), layer_type="dA"):
-        sizes = list(hidden_layers_sizes)
+        n_ins, n_outs = positive_int(n_ins, "n_ins"), positive_int(n_outs, "n_outs")
+        sizes = positive_ints(hidden_layers_sizes, "hidden_layers_sizes", example="[1000, 1000]")
         levels = [float(c) for c in corruption_levels]
         if not sizes:
             raise ValueError("hidden_layers_sizes is empty: an SdA needs at least one hidden layer")
@@ -80,13 +83,13 @@ class SdA:
             raise ValueError(
                 f"got {len(levels)} corruption levels for {len(sizes)} hidden layers "
                 f"{sizes}; pass one level per layer")
-        if layer_type not in LAYER_TYPES:
-            raise ValueError(f"layer_type must be one of {LAYER_TYPES}, got {layer_type!r}")
+        one_of(layer_type, LAYER_TYPES, "layer_type")
         if layer_type == "dA" and not all(0 <= c <= 1 for c in levels):
             raise ValueError(f"corruption levels must lie in [0, 1], got {levels}")
+        _check_memory([n_ins] + sizes, n_outs)
         autoencoder = _autoencoder_class(layer_type)
 
-        self.n_ins, self.n_outs, self.n_layers = int(n_ins), int(n_outs), len(sizes)
+        self.n_ins, self.n_outs, self.n_layers = n_ins, n_outs, len(sizes)
         self.hidden_layers_sizes, self.corruption_levels = sizes, levels
         self.layer_type = layer_type
         self.theano_rng = as_random_streams(theano_rng, numpy_rng)
@@ -129,7 +132,7 @@ class SdA:
         trains layer i's autoencoder one step (the layers below it only encode).
         For sA layers ``corruption`` is accepted and ignored.
         """
-        batch_size = _batch_size(batch_size)
+        batch_size = positive_int(batch_size, "batch_size")
         index = pt.lscalar("index")
         corruption_level = pt.scalar("corruption", dtype=floatX())
         learning_rate = pt.scalar("lr", dtype=floatX())
@@ -167,13 +170,15 @@ class SdA:
         minibatch may be smaller; their ``.mean(losses)`` weighs each minibatch by
         its size, the exact error rate).
         """
-        batch_size = _batch_size(batch_size)
+        batch_size = positive_int(batch_size, "batch_size")
         (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = datasets
         rule = update_rules.get_rule(update_rule)
         updates = rule(self.finetune_cost, self.params, learning_rate, **rule_args)
         train_fn = compile_step({self.x: train_x, self.y: train_y}, batch_size,
                                 self.finetune_cost, updates, mode)
-        eval_batch_size = batch_size if eval_batch_size is None else _batch_size(eval_batch_size)
+        if eval_batch_size is not None:
+            eval_batch_size = positive_int(eval_batch_size, "eval_batch_size")
+        eval_batch_size = eval_batch_size or batch_size
         return (train_fn, self._score(valid_x, valid_y, eval_batch_size, mode),
                 self._score(test_x, test_y, eval_batch_size, mode))
 
@@ -242,7 +247,10 @@ class Score:
         return float(np.average(losses, weights=self.batch_sizes))
 
 
-def _batch_size(batch_size):
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return int(batch_size)
+def _check_memory(sizes, n_outs):
+    """All the parameters (W_i, b_i, b'_i, the logistic layer's) must fit before the first is drawn."""
+    count = sum(n_in * n_out + n_out + n_in for n_in, n_out in zip(sizes, sizes[1:]))
+    count += sizes[-1] * n_outs + n_outs
+    memory.check(count * np.dtype(floatX()).itemsize,
+                 f"{'-'.join(map(str, sizes + [n_outs]))} SdA's parameters",
+                 "use fewer or smaller hidden layers (hidden_layers_sizes)")

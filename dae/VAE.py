@@ -41,9 +41,12 @@ k and however far apart the weights are.
 import numpy as np
 import pytensor.tensor as pt
 
+from dae import memory
 from dae import updates as update_rules
-from dae.base import _shared, init_weight
+from dae.base import _shared
+from dae.checks import one_of, positive_int, positive_ints
 from dae.config import floatX
+from dae.layers import HiddenLayer
 from dae.random import as_random_streams
 
 OUTPUTS = ("bernoulli", "gaussian")
@@ -53,30 +56,6 @@ ACTIVATIONS = {
     "tanh": pt.tanh,
     "sigmoid": pt.sigmoid,
 }
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-class Dense:
-    """One affine layer ``h W + b`` over shared variables, Glorot-initialized.
-
-    W has shape (n_in, n_out) and U(+-sqrt(6 / (n_in + n_out))) entries (Glorot &
-    Bengio's range for tanh-like units; the sigmoid's factor 4 is not used here
-    since the VAE's units are not sigmoids), b is zero.
-    """
-
-    def __init__(self, numpy_rng, n_in, n_out, name, dtype):
-        self.W = _shared(init_weight(numpy_rng, n_in, n_out, dtype, scale=1.0), f"W_{name}", None,
-                         (n_in, n_out), dtype)
-        self.b = _shared(np.zeros(n_out, dtype), f"b_{name}", None, (n_out,), dtype)
-        self.params = [self.W, self.b]
-
-    def __call__(self, h):
-        return pt.dot(h, self.W) + self.b
 
 
 class VAE:
@@ -116,33 +95,34 @@ class VAE:
     def __init__(self, numpy_rng, theano_rng=None, input=None, n_visible=784,
                  hidden_layers_sizes=(512, 512), n_latent=50, output="bernoulli",
                  activation="relu", dtype=None):
-        self.n_visible = _check_positive_int("n_visible", n_visible)
-        self.n_latent = _check_positive_int("n_latent", n_latent)
-        if isinstance(hidden_layers_sizes, (int, np.integer, str)) or not hasattr(hidden_layers_sizes, "__iter__"):
-            raise ValueError(f"hidden_layers_sizes must be a list of positive ints such as [512, 512], "
-                             f"got {hidden_layers_sizes!r}")
-        self.hidden_layers_sizes = [_check_positive_int("each of hidden_layers_sizes", n)
-                                    for n in hidden_layers_sizes]
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
-        self.output, self.activation, self.dtype = output, activation, dtype or floatX()
+        self.n_visible = positive_int(n_visible, "n_visible")
+        self.n_latent = positive_int(n_latent, "n_latent")
+        self.hidden_layers_sizes = positive_ints(hidden_layers_sizes, "hidden_layers_sizes",
+                                                 example="[512, 512]")
+        self.output = one_of(output, OUTPUTS, "output")
+        self.activation = one_of(activation, tuple(ACTIVATIONS), "activation")
+        self.dtype = dtype or floatX()
         self.f = ACTIVATIONS[activation]
+        enc_sizes = [self.n_visible] + self.hidden_layers_sizes
+        dec_sizes = [self.n_latent] + self.hidden_layers_sizes[::-1]
+        self._check_memory(enc_sizes, dec_sizes)
         self.numpy_rng = numpy_rng
         self.theano_rng = as_random_streams(theano_rng, numpy_rng)
 
+        def dense(n_in, n_out, name):
+            # linear (the VAE applies f itself), so W ~ U(+-sqrt(6 / (n_in + n_out)))
+            return HiddenLayer(numpy_rng, None, n_in, n_out, activation=None, name=name,
+                               dtype=self.dtype)
+
         def stack(sizes, name):
-            return [Dense(numpy_rng, n_in, n_out, f"{name}{i}", self.dtype)
+            return [dense(n_in, n_out, f"{name}{i}")
                     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
 
-        enc_sizes = [self.n_visible] + self.hidden_layers_sizes
-        dec_sizes = [self.n_latent] + self.hidden_layers_sizes[::-1]
         self.encoder_layers = stack(enc_sizes, "enc")
-        self.mu_layer = Dense(numpy_rng, enc_sizes[-1], self.n_latent, "mu", self.dtype)
-        self.log_var_layer = Dense(numpy_rng, enc_sizes[-1], self.n_latent, "log_var", self.dtype)
+        self.mu_layer = dense(enc_sizes[-1], self.n_latent, "mu")
+        self.log_var_layer = dense(enc_sizes[-1], self.n_latent, "log_var")
         self.decoder_layers = stack(dec_sizes, "dec")
-        self.output_layer = Dense(numpy_rng, dec_sizes[-1], self.n_visible, "out", self.dtype)
+        self.output_layer = dense(dec_sizes[-1], self.n_visible, "out")
         layers = self.encoder_layers + [self.mu_layer, self.log_var_layer] + self.decoder_layers \
             + [self.output_layer]
         self.params = [p for layer in layers for p in layer.params]
@@ -152,13 +132,23 @@ class VAE:
             self.params.append(self.log_var_x)
         self.x = pt.matrix("x", dtype=self.dtype) if input is None else input
 
+    def _check_memory(self, enc_sizes, dec_sizes):
+        """All the parameters must fit before the first is drawn."""
+        count = sum(a * b + b for a, b in zip(enc_sizes, enc_sizes[1:] + [self.n_latent]))
+        count += self.n_latent * enc_sizes[-1] + self.n_latent  # the second head, log s^2
+        count += sum(a * b + b for a, b in zip(dec_sizes, dec_sizes[1:] + [self.n_visible]))
+        count += self.n_visible if self.output == "gaussian" else 0
+        sizes = "-".join(map(str, enc_sizes + [self.n_latent]))
+        memory.check(count * np.dtype(self.dtype).itemsize, f"{sizes} VAE's parameters",
+                     "use fewer or smaller layers (hidden_layers_sizes, n_latent)")
+
     # -- equations (1)-(4) ---------------------------------------------------
     def get_encoder(self, x):
         """Eqs. (1)-(2): ``(mu, log_var)`` of q(z|x), each (batch, n_latent)."""
         h = x
         for layer in self.encoder_layers:
-            h = self.f(layer(h))
-        return self.mu_layer(h), self.log_var_layer(h)
+            h = self.f(layer.apply(h))
+        return self.mu_layer.apply(h), self.log_var_layer.apply(h)
 
     def sample_latent(self, mu, log_var, rng=None):
         """Eq. (3): z = mu + exp(log_var / 2) * eps, of mu's shape.
@@ -175,8 +165,8 @@ class VAE:
         """Eq. (4): the decoder's output a, (..., n_visible): logits (Bernoulli) or the mean (Gaussian)."""
         g = z
         for layer in self.decoder_layers:
-            g = self.f(layer(g))
-        return self.output_layer(g)
+            g = self.f(layer.apply(g))
+        return self.output_layer.apply(g)
 
     def get_reconstructed_input(self, z):
         """The mean of p(x|z): sigmoid(a) for Bernoulli output, a for Gaussian; (..., n_visible)."""

@@ -24,6 +24,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from dae import memory
+from dae.checks import one_of, positive_int
 from dae.config import floatX, scalar
 from dae.random import as_random_streams
 from dae import updates as update_rules
@@ -85,15 +87,16 @@ class Autoencoder:
     def __init__(self, numpy_rng, theano_rng=None, input=None, n_visible=784, n_hidden=500,
                  W=None, bhid=None, bvis=None, W_prime=None, tied=True, corruption="mask",
                  loss="cross_entropy", dtype=None):
-        for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if corruption not in CORRUPTIONS:
-            raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        n_visible, n_hidden = positive_int(n_visible, "n_visible"), positive_int(n_hidden, "n_hidden")
+        one_of(corruption, CORRUPTIONS, "corruption")
+        one_of(loss, LOSSES, "loss")
         dtype = dtype or floatX()
-        self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
+        # the weight matrices this constructor draws (not those it is given), and both biases
+        n_matrices = (W is None) + (not tied and W_prime is None)
+        memory.check((n_matrices * n_visible * n_hidden + n_visible + n_hidden) * np.dtype(dtype).itemsize,
+                     f"{n_visible}-{n_hidden} {type(self).__name__}'s parameters",
+                     "use fewer hidden units (n_hidden)")
+        self.n_visible, self.n_hidden = n_visible, n_hidden
         self.tied, self.corruption, self.loss, self.dtype = bool(tied), corruption, loss, dtype
         self.numpy_rng = numpy_rng
         self.theano_rng = as_random_streams(theano_rng, numpy_rng)

@@ -22,6 +22,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from dae.base import Autoencoder, scalar
+from dae.checks import positive_int
 
 
 class cA(Autoencoder):
@@ -44,12 +45,11 @@ class cA(Autoencoder):
 
     def __init__(self, numpy_rng, input=None, n_visible=784, n_hidden=100, n_batchsize=1,
                  W=None, bhid=None, bvis=None, **options):
-        if not isinstance(n_batchsize, (int, np.integer)) or n_batchsize < 1:
-            raise ValueError(f"n_batchsize must be a positive int, got {n_batchsize!r} "
-                             "(it is accepted for the tutorial's sake; any minibatch size works)")
+        # accepted for the tutorial's sake (any minibatch size works), but still checked
+        n_batchsize = positive_int(n_batchsize, "n_batchsize")
         super().__init__(numpy_rng, input=input, n_visible=n_visible, n_hidden=n_hidden,
                          W=W, bhid=bhid, bvis=bvis, **options)
-        self.n_batchsize = int(n_batchsize)
+        self.n_batchsize = n_batchsize
 
     def get_jacobian(self, hidden, W):
         """Eq. (4) for each example: a tensor (batch, n_visible, n_hidden).

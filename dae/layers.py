@@ -13,49 +13,68 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from dae import memory
 from dae.base import _shared, init_weight
+from dae.checks import positive_int
 from dae.config import floatX
 
 
-def _positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _param(value, given, name, shape):
+def _param(value, given, name, shape, dtype):
     """``given`` (a shared variable to share, checked for shape) or a new shared of ``value``."""
     if given is not None and not hasattr(given, "get_value"):
         raise TypeError(f"{name} must be a shared variable (to share it), got "
                         f"{type(given).__name__}; wrap an array with pytensor.shared(array)")
-    return _shared(value, name, given, shape, floatX())
+    return _shared(value, name, given, shape, dtype)
+
+
+def _check_memory(n_in, n_out, dtype, what):
+    memory.check((n_in * n_out + n_out) * np.dtype(dtype).itemsize,
+                 f"{n_in}-{n_out} {what}'s parameters", "use fewer units")
 
 
 class HiddenLayer:
     """Fully connected layer, eq. (1): ``output = activation(input W + b)``.
+
+    The one dense layer of dae: the SdA's sigmoid layers and every layer of the
+    VAE's encoder and decoder.
 
     Parameters
     ----------
     rng : numpy.random.RandomState or Generator
         Draws W ~ U(+-sqrt(6 / (n_in + n_out))) (Glorot & Bengio 2010), times 4
         when ``activation`` is the sigmoid: the tutorial's initialization.
-    input : symbolic matrix (batch, n_in)
+    input : symbolic matrix (batch, n_in), or None
+        With None, ``output`` is None: apply the layer to inputs of your own
+        with :meth:`apply` (the VAE applies its layers to several inputs).
     n_in, n_out : int
     W : shared (n_in, n_out), optional;  b : shared (n_out,), optional
         Pass them to share parameters with another layer or model.
     activation : callable on a symbolic matrix, or None for a linear layer.
+    name : str, optional
+        Names the parameters ``W_<name>`` and ``b_<name>`` (``W`` and ``b`` without).
+    dtype : str, optional
+        Parameter dtype; floatX (float32) by default.
     """
 
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=pt.tanh):
-        n_in, n_out = _positive_int("n_in", n_in), _positive_int("n_out", n_out)
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=pt.tanh, name=None,
+                 dtype=None):
+        n_in, n_out = positive_int(n_in, "n_in"), positive_int(n_out, "n_out")
+        dtype = dtype or floatX()
+        if W is None:
+            _check_memory(n_in, n_out, dtype, "layer")
         self.input, self.n_in, self.n_out, self.activation = input, n_in, n_out, activation
         scale = 4.0 if activation is pt.sigmoid else 1.0
-        self.W = _param(init_weight(rng, n_in, n_out, scale=scale) if W is None else None,
-                        W, "W", (n_in, n_out))
-        self.b = _param(np.zeros(n_out, dtype=floatX()), b, "b", (n_out,))
-        lin_output = pt.dot(input, self.W) + self.b
-        self.output = lin_output if activation is None else activation(lin_output)
+        suffix = f"_{name}" if name else ""
+        self.W = _param(init_weight(rng, n_in, n_out, dtype, scale=scale) if W is None else None,
+                        W, "W" + suffix, (n_in, n_out), dtype)
+        self.b = _param(np.zeros(n_out, dtype=dtype), b, "b" + suffix, (n_out,), dtype)
         self.params = [self.W, self.b]
+        self.output = None if input is None else self.apply(input)
+
+    def apply(self, input):
+        """Eq. (1) on ``input`` (..., n_in): activation(input W + b), shape (..., n_out)."""
+        lin_output = pt.dot(input, self.W) + self.b
+        return lin_output if self.activation is None else self.activation(lin_output)
 
 
 class LogisticRegression:
@@ -71,7 +90,8 @@ class LogisticRegression:
     """
 
     def __init__(self, input, n_in, n_out):
-        n_in, n_out = _positive_int("n_in", n_in), _positive_int("n_out", n_out)
+        n_in, n_out = positive_int(n_in, "n_in"), positive_int(n_out, "n_out")
+        _check_memory(n_in, n_out, floatX(), "logistic regression")
         self.input = input
         self.W = pytensor.shared(np.zeros((n_in, n_out), dtype=floatX()), name="W", borrow=True)
         self.b = pytensor.shared(np.zeros(n_out, dtype=floatX()), name="b", borrow=True)

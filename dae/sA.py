@@ -29,6 +29,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from dae.base import Autoencoder, scalar
+from dae.checks import one_of
 
 SPARSITIES = ("kl", "l1")
 EPS = 1e-6  # rho^'s clip; 1 - EPS is still below 1 in float32
@@ -54,8 +55,7 @@ class sA(Autoencoder):
 
     def __init__(self, numpy_rng, input=None, n_visible=784, n_hidden=196, W=None, bhid=None,
                  bvis=None, sparsity="kl", loss="squared_error", **options):
-        if sparsity not in SPARSITIES:
-            raise ValueError(f"sparsity must be one of {SPARSITIES}, got {sparsity!r}")
+        one_of(sparsity, SPARSITIES, "sparsity")
         super().__init__(numpy_rng, input=input, n_visible=n_visible, n_hidden=n_hidden,
                          W=W, bhid=bhid, bvis=bvis, loss=loss, **options)
         self.sparsity = sparsity

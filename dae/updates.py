@@ -11,6 +11,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from dae import memory
 from dae.config import scalar
 
 
@@ -35,6 +36,13 @@ def _zeros_like(param, name):
                            shape=value.shape)
 
 
+def _reserve(params, copies, rule):
+    """The rule's state (``copies`` arrays the size of each parameter) must fit first."""
+    n_bytes = copies * sum(p.get_value(borrow=True).nbytes for p in params)
+    memory.check(n_bytes, f"{rule}'s state ({copies} cop{'ies' if copies > 1 else 'y'} of the "
+                 "parameters)", "use a smaller model, or plain SGD, which keeps no state")
+
+
 def sgd(loss_or_grads, params, learning_rate):
     """theta <- theta - learning_rate * grad."""
     grads = get_or_compute_grads(loss_or_grads, params)
@@ -44,6 +52,7 @@ def sgd(loss_or_grads, params, learning_rate):
 def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
     """v <- momentum * v - learning_rate * grad;  theta <- theta + v."""
     grads = get_or_compute_grads(loss_or_grads, params)
+    _reserve(params, 1, "momentum")
     updates = []
     for p, g in zip(params, grads):
         v = _zeros_like(p, "velocity")
@@ -55,6 +64,7 @@ def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
 def adagrad(loss_or_grads, params, learning_rate=0.01, epsilon=1e-6):
     """r <- r + grad**2;  theta <- theta - learning_rate * grad / (sqrt(r) + epsilon)."""
     grads = get_or_compute_grads(loss_or_grads, params)
+    _reserve(params, 1, "AdaGrad")
     updates = []
     for p, g in zip(params, grads):
         r = _zeros_like(p, "accu")
@@ -67,6 +77,7 @@ def adagrad(loss_or_grads, params, learning_rate=0.01, epsilon=1e-6):
 def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
     """Adam (Kingma & Ba 2015) with bias correction folded into the step size."""
     grads = get_or_compute_grads(loss_or_grads, params)
+    _reserve(params, 2, "Adam")
     t_prev = pytensor.shared(np.asarray(0, dtype=pytensor.config.floatX), name="t")
     t = t_prev + 1
     updates = [(t_prev, t)]
