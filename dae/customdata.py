@@ -15,12 +15,18 @@ and returns :class:`Images`: float32 rows (n, h*w), the image shape (h, w) when
 it is known (given by the array, or d a perfect square), the labels if any.
 Every problem raises :class:`dae.data.DataError` saying what was expected,
 what came and what to do. Arrays are read with ``allow_pickle=False``.
+
+Sizes are checked before anything is decoded: .npy headers and the PNGs'
+dimensions against the memory available (:mod:`dae.memory`), each PNG against
+Pillow's decompression-bomb limit.
 """
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from dae import memory
 from dae.data import DataError
 
 MNIST_SPLITS = ("train", "valid", "test")
@@ -66,7 +72,13 @@ def load_images(path):
 
 def _read_array_file(path):
     try:
+        with open(path, "rb") as f:
+            if f.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX:
+                f.seek(0)
+                _check_memory(path, [memory.npy_header(f)])
         loaded = np.load(path, allow_pickle=False)
+    except DataError:
+        raise
     except ValueError as exc:
         raise DataError(f"{path}: cannot read it as a NumPy array without unpickling ({exc}); "
                         "save plain numeric arrays with np.save / np.savez") from None
@@ -77,14 +89,30 @@ def _read_array_file(path):
     try:
         with loaded:
             keys = list(loaded.files)
+            wanted = ["x", "y"] if "x" in keys else keys if len(keys) == 1 else []
+            headers = memory.npz_headers(loaded)
+            _check_memory(path, [headers[k] for k in wanted if k in headers])
             if "x" in keys:
                 return loaded["x"], (loaded["y"] if "y" in keys else None)
             if len(keys) == 1:
                 return loaded[keys[0]], None
+    except DataError:
+        raise
     except (OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc}); the file may be damaged") from None
     raise DataError(f"{path} holds arrays {keys}; expected one array, or arrays named x "
                     "(images) and y (labels); save them with np.savez(path, x=images, y=labels)")
+
+
+def _check_memory(path, headers):
+    """Arrays of these ``(shape, dtype)`` headers, as read and as float32 rows (two
+    copies while they are scaled), must fit in memory; checked before reading them."""
+    need = sum(memory.nbytes(shape, dtype) + 2 * memory.nbytes(shape, np.float32)
+               for shape, dtype in headers)
+    try:
+        memory.check(need, f"{path}'s images", "use fewer or smaller images")
+    except memory.MemoryNeeded as exc:
+        raise DataError(str(exc)) from None
 
 
 def _images_from_array(path, x, y):
@@ -140,22 +168,32 @@ def _read_png_folder(folder):
         raise DataError(f"{folder}: no .png files in this folder; --data takes a folder of "
                         "PNG images, or an .npy / .npz array")
     rows, first_size = [], None
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                image.load()
-                pixels = _grayscale(image)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise DataError(f"{file}: cannot read this PNG ({exc}); repair or remove it") from None
-        if first_size is None:
-            first_size, first_file = pixels.shape, file
-        elif pixels.shape != first_size:
-            h, w = pixels.shape
-            raise DataError(f"{file} is {w}x{h} pixels but {first_file.name} is "
-                            f"{first_size[1]}x{first_size[0]}; all images in --data must have "
-                            "one size: resize them, or move the odd ones out")
-        rows.append(pixels.reshape(-1))
-    return np.stack(rows), first_size
+    with warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse both
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        for file in files:
+            try:
+                with Image.open(file) as image:  # reads the header: the size, nothing decoded
+                    if first_size is None:
+                        first_size, first_file = image.size, file
+                        w, h = first_size
+                        _check_memory(folder, [((len(files), h, w), np.uint8)])
+                    elif image.size != first_size:
+                        raise DataError(f"{file} is {image.size[0]}x{image.size[1]} pixels but "
+                                        f"{first_file.name} is {first_size[0]}x{first_size[1]}; "
+                                        "all images in --data must have one size: resize them, "
+                                        "or move the odd ones out")
+                    image.load()
+                    pixels = _grayscale(image)
+            except DataError:
+                raise
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise DataError(f"{file}: {exc}; --data takes small images (MNIST's are 28x28): "
+                                "shrink this one or remove it") from None
+            except (OSError, UnidentifiedImageError, ValueError) as exc:
+                raise DataError(f"{file}: cannot read this PNG ({exc}); repair or remove it") from None
+            rows.append(pixels.reshape(-1))
+    return np.stack(rows), first_size[::-1]
 
 
 def _grayscale(image):

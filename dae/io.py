@@ -33,6 +33,8 @@ import zipfile
 
 import numpy as np
 
+from dae import memory
+
 FORMAT = "dae-model"
 FORMAT_VERSION = 1
 
@@ -181,11 +183,13 @@ def read(path):
     """Read and check a model file without building the model; returns a :class:`ModelFile`."""
     where = str(path)
     try:
-        archive = np.load(path, allow_pickle=False)
+        # mmap_mode: a bare .npy is mapped, not read, before it is refused
+        archive = np.load(path, allow_pickle=False, mmap_mode="r")
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise ModelFileError(f"{where} holds a bare array, not a dae model file (an .npz "
                                  "written by model.save or the dae command)")
         with archive:
+            _check_sizes(where, archive)
             keys = set(archive.files)
             if META_KEY not in keys:
                 raise ModelFileError(f"{where}: no {META_KEY!r} entry; this is not a dae model file "
@@ -209,6 +213,16 @@ def read(path):
         raise ModelFileError(f"{where}: unexpected entries {sorted(keys - expected)}; the file was "
                              "modified after dae wrote it")
     return ModelFile(where, meta, params, [(d["name"], a) for d, a in zip(meta["state"], state)])
+
+
+def _check_sizes(where, archive):
+    """The arrays' headers, read without their data, must claim no more than memory holds."""
+    total = sum(memory.nbytes(shape, dtype) for shape, dtype in memory.npz_headers(archive).values())
+    try:
+        memory.check(total, f"{where}: its arrays", "the file is damaged, or was written on a "
+                     "machine with more memory: load it there")
+    except memory.MemoryNeeded as exc:
+        raise ModelFileError(str(exc)) from None
 
 
 def _parse_meta(where, raw):
@@ -268,8 +282,13 @@ def _arrays(where, archive, keys, prefix, described):
 def build(record):
     """The model a :class:`ModelFile` describes, its parameters and random state set."""
     cls = model_class(record.class_name)
+    held = sum(a.nbytes for a in record.params)
     try:
-        model = cls(numpy_rng=np.random.RandomState(0), **record.hyperparameters)
+        # the constructor may allocate what the file holds (twice, for slack), not what
+        # hyperparameters edited to 10**9 units would claim
+        with memory.allowance(2 * held + 2**20, f"the {memory.format_bytes(held)} of parameters "
+                              "the file holds: its hyperparameters do not match its arrays"):
+            model = cls(numpy_rng=np.random.RandomState(0), **record.hyperparameters)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{record.path}: cannot rebuild {record.class_name} from its "
                              f"hyperparameters {record.hyperparameters}: {exc}") from None

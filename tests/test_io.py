@@ -186,3 +186,48 @@ def test_assign_refuses_a_model_of_other_hyperparameters(tmp_path):
     record = io.read(_model().save(tmp_path / "m.npz"))
     with pytest.raises(io.ModelFileError, match="n_hidden=5"):
         io.assign(dA(np.random.RandomState(0), n_visible=12, n_hidden=6), record)
+
+
+# -- sizes: a small file never makes dae allocate gigabytes --------------------------------------
+def _fake_npy(shape, descr="<f4"):
+    """An .npy header claiming ``shape``, and no data."""
+    import io as bytes_io
+    f = bytes_io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": shape})
+    return f.getvalue()
+
+
+def test_array_header_claiming_terabytes_is_refused_before_loading(tmp_path):
+    good = _model().save(tmp_path / "good.npz")
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for name in src.namelist():
+            data = _fake_npy((10**6, 10**6)) if name == "param_000.npy" else src.read(name)
+            dst.writestr(name, data)
+    assert bad.stat().st_size < 10**4
+    with pytest.raises(io.ModelFileError, match=r"bad.npz: its arrays: 4 TB needed, .* of memory "
+                                                r"available; the file is damaged") as excinfo:
+        io.read(bad)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_bare_npy_claiming_terabytes_is_refused_without_reading(tmp_path):
+    (tmp_path / "big.npy").write_bytes(_fake_npy((10**12,)))
+    with pytest.raises(io.ModelFileError):
+        io.read(tmp_path / "big.npy")
+
+
+@pytest.mark.parametrize("n_hidden", [10**9, 10**5])
+def test_hyperparameters_claiming_a_huge_model_give_one_line(tmp_path, monkeypatch, n_hidden):
+    """A 2 kB file saying n_hidden=10**9 (48 GB): refused; and 10**5 (5 MB), which would fit
+    in memory, refused too: the file does not hold that many parameters."""
+    from dae import memory
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**16)
+    good = _model().save(tmp_path / "good.npz")
+    bad = _rewrite(good, tmp_path / "bad.npz",
+                   _meta(lambda m: m["hyperparameters"].update(n_hidden=n_hidden)))
+    with pytest.raises(io.ModelFileError, match=rf"12-{n_hidden} dA's parameters: .* needed, more "
+                                                r"than the 308 B of parameters the file holds: its "
+                                                r"hyperparameters do not match") as excinfo:
+        io.load(bad)
+    assert "\n" not in str(excinfo.value)
