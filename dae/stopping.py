@@ -20,6 +20,8 @@ After training minibatch ``iteration`` (counted from 0 over all epochs), every
 """
 import math
 
+from dae.checks import positive_int
+
 
 class EarlyStopping:
     """Patience-based early stopping on a validation error (lower is better).
@@ -41,8 +43,7 @@ class EarlyStopping:
     """
 
     def __init__(self, patience, patience_increase=2.0, improvement_threshold=0.995):
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-            raise ValueError(f"patience must be a positive int (minibatches), got {patience!r}")
+        patience = positive_int(patience, "patience")  # in minibatches
         if not patience_increase >= 1:
             raise ValueError(f"patience_increase must be >= 1, got {patience_increase!r}")
         if not 0 < improvement_threshold <= 1:
@@ -86,3 +87,27 @@ class EarlyStopping:
         epoch, and nothing it trained there could have counted.
         """
         return not self.should_stop(iteration - 1)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state_dict(self):
+        """Everything :meth:`load_state_dict` needs, as JSON values (``best_error`` None while inf)."""
+        return {"patience": self.patience, "patience_increase": self.patience_increase,
+                "improvement_threshold": self.improvement_threshold,
+                "best_error": None if math.isinf(self.best_error) else self.best_error,
+                "best_iteration": self.best_iteration, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (a resumed run continues exactly)."""
+        expected = set(self.state_dict())
+        if not isinstance(state, dict) or set(state) != expected:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"early-stopping state must be a dict with keys {sorted(expected)}, "
+                             f"got {got}; pass what EarlyStopping.state_dict() returned")
+        restored = EarlyStopping(state["patience"], state["patience_increase"],
+                                 state["improvement_threshold"])  # checks the three
+        self.patience = restored.patience
+        self.patience_increase = restored.patience_increase
+        self.improvement_threshold = restored.improvement_threshold
+        self.best_error = math.inf if state["best_error"] is None else float(state["best_error"])
+        self.best_iteration, self.best_epoch = state["best_iteration"], state["best_epoch"]
+        return self
