@@ -24,6 +24,7 @@ setup(
         "numpy>=1.26",
         "scipy>=1.11",
         "pillow>=10",
+        "matplotlib>=3.7",
         "tqdm>=4.60",
     ],
     extras_require={
