@@ -105,11 +105,6 @@ def _image_shape(given, n_visible, *known):
                     f"image shape; pass --image-shape H W (H * W = {n_visible})")
 
 
-def _grid(count, columns=None):
-    columns = columns or math.ceil(math.sqrt(count))
-    return math.ceil(count / columns), columns
-
-
 def _kind(model):
     from dae.base import Autoencoder
     if isinstance(model, Autoencoder):
@@ -117,143 +112,90 @@ def _kind(model):
     return type(model).__name__  # "SdA" or "VAE"
 
 
-def _n_visible(model):
-    return model.params[0].get_value(borrow=True).shape[0]
-
-
-def _save_tiles(rows, image_shape, grid, path, scale):
-    from dae.utils import save_png, tile_raster_images
-    image = tile_raster_images(rows, img_shape=image_shape, tile_shape=grid, tile_spacing=(1, 1),
-                               scale_rows_to_unit_interval=scale)
-    return save_png(image, path)
-
-
 def cmd_filters(args):
+    from dae.plots import filters_image, first_layer_weights
+    from dae.utils import save_png
+
     model, record = _load(args.model)
-    weights = model.filters() if hasattr(model, "filters") else model.params[0].get_value().T
+    weights = first_layer_weights(model)
     count = min(args.count, len(weights))
     shape = _image_shape(args.image_shape, weights.shape[1], record.info.get("image_shape"))
-    path = _save_tiles(weights[:count], shape, _grid(count), args.out, scale=True)
+    path = save_png(filters_image(weights, shape, count=count), args.out)
     say(f"wrote {path}: {count} of the {len(weights)} first-layer filters of the "
         f"{record.class_name}, {shape[0]}x{shape[1]} each")
     return 0
 
 
-def _model_data(args, model, record, loss="cross_entropy"):
+def _model_data(args, model):
     from dae.customdata import check_fits, dataset
     images = dataset(args.data, args.data_dir, split="test")
-    return check_fits(images, _n_visible(model), loss)
+    n_visible = model.params[0].get_value(borrow=True).shape[0]
+    return check_fits(images, n_visible, getattr(model, "loss", None))
 
 
 def cmd_reconstruct(args):
-    import pytensor
-    import pytensor.tensor as pt
-    from dae.config import get_mode
+    from dae.plots import reconstructions_image
+    from dae.utils import save_png
 
     model, record = _load(args.model)
-    kind = _kind(model)
-    if kind == "SdA":
+    if _kind(model) == "SdA":
         raise UserError(f"{args.model} holds an SdA, a classifier; reconstruct takes an "
                         "autoencoder (dA, cA, sA) or a VAE. Try: dae eval " + str(args.model))
-    images = _model_data(args, model, record, getattr(model, "loss", None))
-    x = pt.matrix("x", dtype=model.params[0].dtype)
-    if kind == "VAE":
-        bands = [x, model.get_reconstructed_input(model.get_encoder(x)[0])]
-        updates = []
-    else:
-        corrupted = model.get_corrupted_input(x, args.corruption) if args.corruption else x
-        z = model.get_reconstructed_input(model.get_hidden_values(corrupted))
-        bands = [x, corrupted, z] if args.corruption else [x, z]
-        updates = model.theano_rng.updates()
-    values = pytensor.function([x], bands, updates=updates, mode=get_mode(args.mode))(
-        images.x[:args.count])
-    count = len(values[0])
-    rows, columns = _grid(count, min(count, 10))
-    tiles = np.concatenate([_pad(np.clip(v, 0, 1), rows * columns) for v in values])
+    images = _model_data(args, model)
     shape = _image_shape(args.image_shape, images.x.shape[1], images.image_shape,
                          record.info.get("image_shape"))
-    path = _save_tiles(tiles, shape, (rows * len(values), columns), args.out, scale=False)
-    say(f"wrote {path}: {count} examples of {images.source} (top), "
-        + ("corrupted (middle), " if len(values) == 3 else "")
+    x = images.x[:args.count]
+    corruption = args.corruption if _kind(model) == "autoencoder" else 0.0
+    image = reconstructions_image(model, x, shape, corruption=corruption,
+                                  columns=min(len(x), 10), mode=args.mode)
+    say(f"wrote {save_png(image, args.out)}: {len(x)} examples of {images.source} (top), "
+        + ("corrupted (middle), " if corruption else "")
         + f"and their reconstructions by the {record.class_name} (bottom)")
     return 0
 
 
-def _pad(rows, n):
-    return np.concatenate([rows, np.zeros((n - len(rows), rows.shape[1]), rows.dtype)])
-
-
 def cmd_sample(args):
-    import pytensor
-    import pytensor.tensor as pt
-    from dae.config import get_mode
+    from dae.plots import samples_image
+    from dae.utils import save_png
 
     model, record = _load(args.model)
     if _kind(model) != "VAE":
         raise UserError(f"{args.model} holds a {record.class_name}, which does not model p(x): "
                         "dae sample draws from a VAE. Try: dae reconstruct " + str(args.model))
-    z = pt.matrix("z", dtype=model.dtype)
-    decode = pytensor.function([z], model.get_reconstructed_input(z), mode=get_mode(args.mode))
-    prior = np.random.default_rng(args.seed).standard_normal((args.count, model.n_latent))
-    means = np.clip(decode(prior.astype(model.dtype)), 0, 1)
     shape = _image_shape(args.image_shape, model.n_visible, record.info.get("image_shape"))
-    path = _save_tiles(means, shape, _grid(args.count), args.out, scale=False)
-    say(f"wrote {path}: the means of p(x|z) for {args.count} draws z ~ N(0, I) (seed {args.seed})")
+    image = samples_image(model, args.count, seed=args.seed, image_shape=shape, mode=args.mode)
+    say(f"wrote {save_png(image, args.out)}: the means of p(x|z) for {args.count} draws "
+        f"z ~ N(0, I) (seed {args.seed})")
     return 0
 
 
 def cmd_eval(args):
+    from dae import evaluate
+
     model, record = _load(args.model)
     kind = _kind(model)
-    images = _model_data(args, model, record, getattr(model, "loss", None))
+    images = _model_data(args, model)
     n = len(images)
     if kind == "SdA":
-        error = _sda_error(model, images, args)
+        if images.y is None:
+            raise UserError(f"{images.source} has no labels; the SdA's test error needs them: pass "
+                            "an .npz with arrays x (images) and y (labels), or use MNIST")
+        error = evaluate.classification_error(model, images.x, images.y, args.batch_size, args.mode)
         say(f"test error: {error:.2%} ({round(error * n)} of {n} examples of {images.source} "
             "misclassified)")
     elif kind == "VAE":
-        from dae.evaluate import Evaluator, binarize
-        x = binarize(images.x, args.seed) if model.output == "bernoulli" else images.x
-        evaluator = Evaluator(model, seed=args.seed, mode=args.mode)
+        x = evaluate.binarize(images.x, args.seed) if model.output == "bernoulli" else images.x
+        evaluator = evaluate.Evaluator(model, seed=args.seed, mode=args.mode)
         elbo = evaluator.elbo(x).mean()
         bound = evaluator.iwae(x, args.samples).mean()
         say(f"ELBO {elbo:.2f} nats, NLL <= {-bound:.2f} nats (importance-weighted bound, "
             f"k={args.samples}) per example, {n} examples of {images.source}"
             + (f", binarized once with seed {args.seed}" if model.output == "bernoulli" else ""))
     else:
-        cost = _reconstruction_cost(model, images, args)
+        cost = evaluate.reconstruction_cost(model, images.x, args.batch_size, args.mode)
         say(f"reconstruction {model.loss.replace('_', ' ')}: {cost:.4f} per example "
             f"(clean input, mean over {n} examples of {images.source})")
     return 0
-
-
-def _batched(function, arrays, batch_size):
-    n = len(arrays[0])
-    return [function(*(a[i:i + batch_size] for a in arrays)) for i in range(0, n, batch_size)]
-
-
-def _reconstruction_cost(model, images, args):
-    import pytensor
-    import pytensor.tensor as pt
-    from dae.config import get_mode
-
-    x = pt.matrix("x", dtype=model.dtype)
-    total = pt.sum(model.reconstruction_loss(x, model.get_hidden_values(x)))
-    f = pytensor.function([x], total, mode=get_mode(args.mode))
-    return float(np.sum(_batched(f, [images.x], args.batch_size), dtype=np.float64)) / len(images)
-
-
-def _sda_error(model, images, args):
-    import pytensor
-    import pytensor.tensor as pt
-    from dae.config import get_mode
-
-    if images.y is None:
-        raise UserError(f"{images.source} has no labels; the SdA's test error needs them: pass an "
-                        ".npz with arrays x (images) and y (labels), or use MNIST")
-    wrong = pt.sum(pt.neq(model.logLayer.y_pred, model.y))
-    f = pytensor.function([model.x, model.y], wrong, mode=get_mode(args.mode))
-    return float(np.sum(_batched(f, [images.x, images.y], args.batch_size))) / len(images)
 
 
 def cmd_info(args):
@@ -280,10 +222,14 @@ def cmd_info(args):
     epochs = training["epochs"]
     say(f"training: {epochs} epoch{'s' * (epochs != 1)} of {training['stage']} (dae train "
         f"{training['experiment']}, {state})")
+    from dae.session import format_metrics
     last = [r for r in training.get("history", []) if r.get("stage") == training["stage"]][-1:]
     for r in last:
-        from dae.session import format_metrics
         say(f"last epoch ({r['epoch']}): {format_metrics(r, ', ')}")
+    best = training.get("best")
+    if best:
+        say(f"parameters of the best epoch by validation: epoch {best['epoch']}, "
+            f"{format_metrics(best, ', ')}")
     return 0
 
 

@@ -444,12 +444,16 @@ class Session:
             self._checkpoint(self._last, self.epochs_done(self._last))
         return result
 
-    def save_model(self, model, filename, stage=None):
-        """Save ``model`` as ``output_dir/filename`` with the run's info; return the path."""
+    def save_model(self, model, filename, stage=None, **extra):
+        """Save ``model`` as ``output_dir/filename`` with the run's info; return the path.
+
+        ``extra`` (JSON values) joins the file's training record: the SdA's best
+        model says which epoch it comes from (``best={"epoch": ..., ...}``).
+        """
         stage = stage or self._last
         records = [r for r in self.history if r["stage"] == stage]
         training = {"experiment": self.experiment, "stage": stage, "epochs": len(records),
-                    "finished": True, "args": self._flags["args"], "history": records}
+                    "finished": True, "args": self._flags["args"], "history": records, **extra}
         return io.save(model, self.output_dir / filename, info={**self.info, "training": training})
 
     def finish(self):

@@ -245,9 +245,3 @@ def test_experiment_writes_pictures_and_results(mnist, monkeypatch, tmp_path, ca
     from dae import io
     again = io.load(tmp_path / "vae.npz")
     assert type(again).__name__ == "VAE" and again.n_latent == 2
-
-
-def test_manifold_needs_a_2d_latent():
-    from dae.experiments.vae import manifold
-    with pytest.raises(ValueError, match="--latent 2"):
-        manifold(_vae(n_latent=3))

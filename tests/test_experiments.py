@@ -79,6 +79,7 @@ def test_sda_interrupted_in_pretraining_and_fine_tuning_resumes_exactly(tiny_mni
         CtrlC(m, at=4 + 2 * 4 + 4 + 2)  # 2 replayed + the rest of pretraining, finetune epoch 0, 2 steps
         status, _, err = _train(capsys, "SdA", out, "--resume")
     assert status == 130 and "interrupted in finetune, epoch 1, step 2 of 4" in err
+    assert io.read(out / "best_model.npz").info["training"]["best"]["epoch"] == 1  # the best so far
     status, stdout, _ = _train(capsys, "SdA", out, "--resume")
     assert status == 0, stdout
     _same_params(tmp_path / "whole" / "best_model.npz", out / "best_model.npz")
@@ -88,7 +89,8 @@ def test_sda_interrupted_in_pretraining_and_fine_tuning_resumes_exactly(tiny_mni
     model = io.load(out / "best_model.npz")
     assert type(model).__name__ == "SdA" and model.hidden_layers_sizes == [6, 5]
     status, info, _ = _main(capsys, "info", out / "best_model.npz")
-    assert status == 0 and "SdA model" in info and "of finetune" in info
+    assert status == 0 and "SdA model" in info and "3 epochs of finetune" in info
+    assert "best epoch by validation: epoch" in info
 
 
 def test_vae_interrupted_in_training_and_in_the_nll_resumes_exactly(tiny_mnist, tmp_path, capsys,

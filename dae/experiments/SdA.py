@@ -53,7 +53,7 @@ def run(args, report):
         from dae.utils import save_png
         image = filters_image(sda, image_shape=(28, 28), tile_shape=(10, 10))
         report.line(f"wrote {save_png(image, args.output_dir / 'filters_layer0.png')}")
-        report.line(f"wrote {session.save_model(sda, BEST, stage='finetune')}")
+        report.line(f"wrote {session.save_model(sda, BEST, stage='finetune', best=best.summary())}")
         report.line(f"wrote {session.finish()}")
     return 0
 
@@ -96,6 +96,9 @@ class Best:
     def capture(self, sda, epoch, valid, test):
         self.epoch, self.valid, self.test, self.params = epoch, valid, test, sda.get_params()
 
+    def summary(self):
+        return {"epoch": self.epoch, "valid_error": self.valid, "test_error": self.test}
+
     def apply(self, sda):
         sda.set_params(self.params)
 
@@ -126,7 +129,8 @@ def finetune(session, sda, datasets, args, report):
         if stopper.update(iteration, record["valid_error"], epoch=epoch):
             record["test_error"] = test_score.mean(test_score())
             best.capture(sda, epoch, record["valid_error"], record["test_error"])
-            session.save_model(sda, BEST, stage="finetune")
+            # written at each new best, so the best model is there while the run goes on
+            session.save_model(sda, BEST, stage="finetune", best=best.summary())
         return not stopper.validates_at(iteration + n)
 
     session.fit("finetune", sda, train_fn, args.training_epochs, on_epoch=on_epoch,

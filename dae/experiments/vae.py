@@ -101,10 +101,11 @@ def run(args, report):
                     f"+- {results['test_nll_stderr']:.2f} standard error over images; "
                     f"{results['eval_seconds']:.0f} s")
 
-        pictures = {"samples.png": prior_samples(model, args.seed),
-                    "reconstructions.png": reconstructions(model, test_bin[:50])}
+        from dae.plots import manifold_image, reconstructions_image, samples_image
+        pictures = {"samples.png": samples_image(model, 100, seed=args.seed, mode=args.mode),
+                    "reconstructions.png": reconstructions_image(model, test_bin[:50], mode=args.mode)}
         if model.n_latent == 2:
-            pictures["manifold.png"] = manifold(model)
+            pictures["manifold.png"] = manifold_image(model, mode=args.mode)
         for name, image in pictures.items():
             report.line(f"wrote {save_png(image, args.output_dir / name)}")
 
@@ -125,53 +126,6 @@ def run(args, report):
         report.line(f"wrote {args.output_dir / 'results.json'}")
         report.line(f"wrote {session.finish()}")
     return 0
-
-
-def _decoder(model):
-    import pytensor
-    import pytensor.tensor as pt
-    z = pt.matrix("z", dtype=model.dtype)
-    return pytensor.function([z], model.get_reconstructed_input(z))
-
-
-def _tile(rows, tile_shape):
-    """Rows of 784 Bernoulli means as one image of 28 x 28 tiles, pixels not rescaled."""
-    from dae.utils import tile_raster_images
-    return tile_raster_images(rows, img_shape=(28, 28), tile_shape=tile_shape, tile_spacing=(1, 1),
-                              scale_rows_to_unit_interval=False)
-
-
-def prior_samples(model, seed, n=10):
-    """An n x n grid of decoder means at z ~ N(0, I) drawn with ``seed``: uint8 image."""
-    z = np.random.default_rng(seed).standard_normal((n * n, model.n_latent)).astype(model.dtype)
-    return _tile(_decoder(model)(z), (n, n))
-
-
-def reconstructions(model, x, columns=10):
-    """Rows of ``x`` (a multiple of ``columns``), each row of images above its reconstructions.
-
-    A reconstruction is the decoder mean at z = mu(x), the mean of q(z|x).
-    """
-    import pytensor
-    encode = pytensor.function([model.x], model.get_encoder(model.x)[0])
-    rows = len(x) // columns
-    pairs = np.stack([x.reshape(rows, columns, -1),
-                      _decoder(model)(encode(x)).reshape(rows, columns, -1)], axis=1)
-    return _tile(pairs.reshape(2 * rows * columns, -1), (2 * rows, columns))
-
-
-def manifold(model, n=20):
-    """The decoder of a 2-D latent model over an n x n grid of N(0, 1) quantiles 0.05 .. 0.95.
-
-    Row i holds z_2 = q_i (top to bottom), column j z_1 = q_j: uint8 image.
-    """
-    from scipy.stats import norm
-    if model.n_latent != 2:
-        raise ValueError(f"the manifold needs a 2-D latent space, this model has {model.n_latent}; "
-                         "train with --latent 2")
-    grid = norm.ppf(np.linspace(0.05, 0.95, n))
-    points = np.array([[z1, z2] for z2 in grid for z1 in grid], dtype=model.dtype)
-    return _tile(_decoder(model)(points), (n, n))
 
 
 def add_flags(p):
