@@ -148,9 +148,9 @@ def cmd_reconstruct(args):
     corruption = args.corruption if _kind(model) == "autoencoder" else 0.0
     image = reconstructions_image(model, x, shape, corruption=corruption,
                                   columns=min(len(x), 10), mode=args.mode)
-    say(f"wrote {save_png(image, args.out)}: {len(x)} examples of {images.source} (top), "
-        + ("corrupted (middle), " if corruption else "")
-        + f"and their reconstructions by the {record.class_name} (bottom)")
+    say(f"wrote {save_png(image, args.out)}: {len(x)} examples of {images.source}, each row "
+        + ("above its corrupted input and " if corruption else "above ")
+        + f"its reconstructions by the {record.class_name}")
     return 0
 
 

@@ -21,6 +21,7 @@ import pytensor
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import graph_inputs
 
+from dae.checks import positive_int
 from dae.config import get_mode
 
 
@@ -56,7 +57,7 @@ def compile_step(data, batch_size, outputs, updates, mode=None):
     """
     if not isinstance(data, dict) or not data:
         raise ValueError("data must be a non-empty dict {symbolic input: data}, e.g. {model.x: train_x}")
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     sources = [_Source(var, source, mode) for var, source in data.items()]
     n = {source.n for source in sources}
     if len(n) > 1:
@@ -154,12 +155,6 @@ def _evaluator(expression, mode):
         return cache["value"]
 
     return value
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def n_batches(data, batch_size):

@@ -309,3 +309,16 @@ def test_sda_files_eval_filters_and_no_reconstruct(tmp_path, capsys):
     assert status == 1 and "no labels" in err
     status, _, err = _main(capsys, "reconstruct", path, "--out", tmp_path / "r.png")
     assert status == 1 and "classifier" in err
+
+
+def test_module_entry_and_a_bad_dae_mode_give_one_line(tmp_path):
+    """Under ``python -m dae.cli`` a user error is one line too (UserError exists once), and a bad
+    $DAE_MODE breaks no import: --help works, training says what is wrong."""
+    out = _dae("train", "dA", "--corruption", "0.3", "0.3", "--output-dir", tmp_path / "o")
+    assert out.returncode == 1 and out.stderr.strip() == (
+        "dae: error: --corruption 0.3 0.3 repeats a level (to the percent); give each level once")
+    env = {**os.environ, "DAE_MODE": "bogus"}
+    assert _dae("--help", env=env).returncode == 0
+    out = _dae("train", "dA", "--output-dir", tmp_path / "o", env=env)
+    assert out.returncode == 1 and out.stderr.startswith("dae: error: unknown compile mode 'bogus'")
+    assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
