@@ -13,6 +13,8 @@ modules it calls do not print.
     dae sample FILE --out PNG        samples from a VAE
     dae eval FILE                    reconstruction cost, test error, or ELBO and NLL bound
     dae info FILE                    what a model file holds
+    dae theano SCRIPT [ARGS...]      run an original Theano tutorial file on dae.theano
+    dae mnist-pkl FOLDER             write the tutorials' mnist.pkl.gz from the IDX files
 
 Exit status: 0 done, 1 a user error (bad input, a diverging run), 2 bad flags,
 130 Ctrl-C (the run's checkpoint is saved; the message says how to resume).
@@ -78,7 +80,63 @@ def build_parser(prog="dae"):
                        "dae train, model.save or dae.io.save; a run's checkpoint.npz too")
         flags(p)
         p.set_defaults(run=run)
+    p = sub.add_parser("theano", help="run an original Theano tutorial script on dae.theano",
+                       description="Run SCRIPT as `python SCRIPT ARGS...` would, with `import "
+                                   "theano` giving dae.theano (Theano's names on PyTensor) in this "
+                                   "process only.")
+    p.add_argument("script", type=Path, metavar="SCRIPT", help="a Theano script, e.g. dA.py")
+    p.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="its own arguments")
+    p.set_defaults(run=cmd_theano)
+    p = sub.add_parser("mnist-pkl", help="write the tutorials' mnist.pkl.gz from the IDX files",
+                       description="Write FOLDER/mnist.pkl.gz, the tutorials' pickle of the three "
+                                   "splits, from MNIST's md5-checked IDX files. Put it in <x>/data "
+                                   "with the tutorial code in <x>/code: their load_data finds it.")
+    p.add_argument("folder", type=Path, metavar="FOLDER", help="where to write mnist.pkl.gz")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with MNIST's four IDX .gz files (default: $DAE_DATA_DIR, then "
+                        "data/, downloading if absent)")
+    p.set_defaults(run=cmd_mnist_pkl)
     return parser
+
+
+# -- the tutorials' own files ----------------------------------------------------------------
+def cmd_theano(args):
+    import traceback
+    import warnings
+
+    from dae.theano import describe, run_script
+
+    if not args.script.is_file():
+        raise UserError(f"no Theano script at {args.script}; pass the path of a .py file such as "
+                        "the tutorials' dA.py")
+    with warnings.catch_warnings(record=True) as caught:  # a shadowed real Theano: say so
+        warnings.simplefilter("always")
+        from dae.theano import install
+        install()
+    for warning in caught:
+        print(f"dae theano: {warning.message}", file=sys.stderr)
+    print(f"dae theano: {describe()}", file=sys.stderr, flush=True)
+    try:
+        return run_script(args.script, args.script_args)
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as exc:  # sys.exit("message")
+        print(exc.code, file=sys.stderr)
+        return 1
+    except Exception:  # the script's own error: its traceback is what its author needs
+        traceback.print_exc()
+        return 1
+
+
+def cmd_mnist_pkl(args):
+    from dae.data import write_mnist_pkl
+
+    path = write_mnist_pkl(args.folder, args.data_dir)
+    say(f"wrote {path}: MNIST's 50,000 training, 10,000 validation and 10,000 test images "
+        "(float32 in [0, 1], int64 labels). The tutorials' load_data('mnist.pkl.gz') finds it "
+        "when their code is in a sibling folder of this one (<x>/code beside <x>/data)")
+    return 0
 
 
 # -- model commands ----------------------------------------------------------------------

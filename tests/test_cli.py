@@ -322,3 +322,38 @@ def test_module_entry_and_a_bad_dae_mode_give_one_line(tmp_path):
     out = _dae("train", "dA", "--output-dir", tmp_path / "o", env=env)
     assert out.returncode == 1 and out.stderr.startswith("dae: error: unknown compile mode 'bogus'")
     assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def no_theano_after():
+    """`dae theano` installs dae.theano as `theano` in this process: take it out again."""
+    yield
+    from dae.theano import uninstall
+    uninstall()
+
+
+def test_theano_runs_a_script_as_main_and_says_which_theano(tmp_path, capsys, no_theano_after):
+    script = tmp_path / "tutorial.py"
+    script.write_text("import sys\nimport theano\nimport theano.tensor as T\n"
+                      "x = T.matrix('x')\nf = theano.function([x], T.nnet.sigmoid(x).sum())\n"
+                      "print(__name__, sys.argv[1:], float(f([[0.0, 0.0]])))\n")
+    status, out, err = _main(capsys, "theano", script, "--epochs", "1")
+    assert status == 0 and out == "__main__ ['--epochs', '1'] 1.0\n"
+    assert "dae theano: theano = dae.theano (installed) on PyTensor" in err
+    script.write_text("raise RuntimeError('the script failed')\n")
+    status, out, err = _main(capsys, "theano", script)
+    assert status == 1 and "Traceback" in err and "RuntimeError: the script failed" in err
+    status, _, err = _main(capsys, "theano", tmp_path / "missing.py")
+    assert status == 1 and err.strip().endswith("pass the path of a .py file such as the tutorials' dA.py")
+
+
+def test_mnist_pkl_writes_the_tutorials_pickle_or_says_why_not(tmp_path, capsys, monkeypatch):
+    written = []
+    monkeypatch.setattr("dae.data.write_mnist_pkl",
+                        lambda folder, data_dir=None: written.append((folder, data_dir)) or folder / "mnist.pkl.gz")
+    status, out, _ = _main(capsys, "mnist-pkl", tmp_path / "data", "--data-dir", tmp_path / "idx")
+    assert status == 0 and out.startswith(f"wrote {tmp_path / 'data' / 'mnist.pkl.gz'}: MNIST's 50,000")
+    assert written == [(tmp_path / "data", tmp_path / "idx")]
+    monkeypatch.undo()
+    status, _, err = _main(capsys, "mnist-pkl", tmp_path / "data", "--data-dir", tmp_path / "empty")
+    assert status == 1 and len(err.strip().splitlines()) == 1 and not (tmp_path / "data").exists()
