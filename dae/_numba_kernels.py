@@ -21,7 +21,7 @@ from pytensor.link.numba.dispatch import basic as numba_basic
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 from pytensor.tensor.blas import Dot22, Dot22Scalar, Gemm
 
-from dae.numba_mode import ContiguousExpandDims, ExpNegAbs, Log1pUnit
+from dae.numba_mode import ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs, Log1pUnit
 
 KERNEL_VERSION = 3
 
@@ -311,3 +311,33 @@ def _numba_contiguous_expand_dims(op, node, **kwargs):
         return np.ascontiguousarray(x).reshape(shape)
 
     return expand_dims, _cache_key(f"ExpandDims{new_order}", node)
+
+
+# -- Row slices that keep the layout ------------------------------------------------------
+@numba_basic.numba_njit
+def _rows_from_to(x, start, stop):
+    return x[start:stop]
+
+
+@numba_basic.numba_njit
+def _rows_from(x, start):
+    return x[start:]
+
+
+@numba_basic.numba_njit
+def _rows_to(x, stop):
+    return x[:stop]
+
+
+@numba_basic.numba_njit
+def _all_rows(x):
+    return x[:]
+
+
+@register_funcify_and_cache_key(ContiguousRowSlice)
+def _numba_contiguous_row_slice(op, node, **kwargs):
+    [entry] = op.idx_list
+    has = (entry.start is not None, entry.stop is not None)
+    kernel = {(True, True): _rows_from_to, (True, False): _rows_from,
+              (False, True): _rows_to, (False, False): _all_rows}[has]
+    return kernel, _cache_key(f"RowSlice{has}", node)
