@@ -31,6 +31,8 @@ setup(
         # JAX for tests/test_backends.py's JAX-mode test (CPU wheel, installs in seconds).
         "test": ["pytest>=7", "jax>=0.4"],
         "jax": ["jax>=0.4"],
+        # what the original Theano tutorial files import besides theano (see dae.theano)
+        "theano": ["six>=1.16"],
     },
     entry_points={"console_scripts": ["dae=dae.cli:main"]},
 )
