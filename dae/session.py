@@ -142,7 +142,6 @@ class Session:
         self._complete, self._data = False, None
         self._stop = self._polling = self._handlers = False
         self._saved = False       # a checkpoint of this run exists
-        self._metrics_open = False
         self._lock = None
         self._prepare_output_dir()
         try:
@@ -341,8 +340,8 @@ class Session:
             (:class:`dae.stopping.EarlyStopping`, :class:`dae.stopping.BestParams`).
         rate : the flag holding this stage's learning rate (named when it diverges).
 
-        Returns the records of the epochs run now. Raises :class:`Interrupted`
-        on Ctrl-C and :class:`RunDiverged` when the run diverges.
+        Returns the records of the epochs run now (a :class:`dae.train.History`).
+        Raises :class:`Interrupted` on Ctrl-C and :class:`RunDiverged` when the run diverges.
         """
         if self._last is not None and stage != self._last and self._last not in self.stages_done:
             self.stages_done.append(self._last)
@@ -391,12 +390,12 @@ class Session:
             self.history.append(record)
             self._complete = bool(stop)  # ended early: not trained again, whatever the epoch count
             self._checkpoint(stage, record["epoch"] + 1)
-            self._write_metrics(record)
+            self._write_metrics()
             self.report(_line(record))
             done.append(record)
             return stop
 
-        done = []
+        done = train.History()
         with self._interruptible():
             try:
                 train.fit(run_step, step.n_steps, n_epochs, names=names, start_epoch=start,
@@ -630,19 +629,17 @@ class Session:
         return " ".join(shlex.quote(w) for w in words)
 
     # -- records -----------------------------------------------------------------------
-    def _write_metrics(self, record):
+    def _write_metrics(self):
+        """Rewrite ``metrics.jsonl`` from the run's history, atomically.
+
+        Appending would be cheaper, but a Ctrl-C in the middle of an append
+        leaves half a line; the whole file (one short line an epoch) is
+        rewritten instead, so it always matches the checkpoint.
+        """
         from dae.utils import atomic_write
 
-        path = self.output_dir / METRICS
-        if not self._metrics_open:
-            # The first record of this process rewrites the file from the run's
-            # history: a resumed run drops records the checkpoint does not hold.
-            with atomic_write(path, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in self.history)
-            self._metrics_open = True
-        else:
-            with open(path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        with atomic_write(self.output_dir / METRICS, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in self.history)
 
     def _draw(self):
         if not self.history:
