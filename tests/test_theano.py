@@ -253,7 +253,8 @@ def test_run_script_runs_a_theano_script_as_main(tmp_path):
         "import theano\n"
         "from helper import X\n"
         "f = theano.function([X], X.sum())\n"
-        "assert __name__ == '__main__'\n"
+        "import os\n"
+        "assert __name__ == '__main__' and os.path.isabs(__file__)  # as `python script.py`\n"
         "assert f([[1.0, 2.0]]) == 3\n"
         "sys.exit(int(sys.argv[1]))\n")
     argv, path = list(sys.argv), list(sys.path)

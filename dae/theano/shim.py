@@ -10,6 +10,7 @@ already imported is never replaced.
 import importlib
 import importlib.abc
 import importlib.util
+import os
 import runpy
 import sys
 import warnings
@@ -136,9 +137,10 @@ def run_script(path, argv=()):
     install()
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(script), *map(str, argv)]
+    # as Python does: the script's real folder on the path, its absolute path as __file__
     sys.path.insert(0, str(script.resolve().parent))
     try:
-        runpy.run_path(str(script), run_name="__main__")
+        runpy.run_path(os.path.abspath(script), run_name="__main__")
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
