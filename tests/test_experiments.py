@@ -79,7 +79,7 @@ def test_sda_interrupted_in_pretraining_and_fine_tuning_resumes_exactly(tiny_mni
         CtrlC(m, at=4 + 2 * 4 + 4 + 2)  # 2 replayed + the rest of pretraining, finetune epoch 0, 2 steps
         status, _, err = _train(capsys, "SdA", out, "--resume")
     assert status == 130 and "interrupted in finetune, epoch 1, step 2 of 4" in err
-    assert io.read(out / "best_model.npz").info["training"]["best"]["epoch"] == 1  # the best so far
+    assert io.read(out / "best_model.npz").info["training"]["best"]["epoch"] == 0  # the best so far
     status, stdout, _ = _train(capsys, "SdA", out, "--resume")
     assert status == 0, stdout
     _same_params(tmp_path / "whole" / "best_model.npz", out / "best_model.npz")

@@ -91,7 +91,7 @@ class Best:
     """
 
     def __init__(self, sda):
-        self.epoch, self.valid, self.test, self.params = 0, None, None, sda.get_params()
+        self.epoch, self.valid, self.test, self.params = None, None, None, sda.get_params()
 
     def capture(self, sda, epoch, valid, test):
         self.epoch, self.valid, self.test, self.params = epoch, valid, test, sda.get_params()
@@ -123,8 +123,10 @@ def finetune(session, sda, datasets, args, report):
     best = Best(sda)
 
     def on_epoch(record):
-        epoch = record["epoch"] + 1  # the tutorial counts fine-tuning epochs from 1
-        iteration = epoch * n - 1    # the last minibatch of this epoch, counted from 0
+        # Epochs are counted from 0, as in every epoch line and metrics.jsonl (the
+        # tutorial printed them from 1).
+        epoch = record["epoch"]
+        iteration = (epoch + 1) * n - 1  # the last minibatch of this epoch, counted from 0
         record["valid_error"] = valid_score.mean(valid_score())
         if stopper.update(iteration, record["valid_error"], epoch=epoch):
             record["test_error"] = test_score.mean(test_score())
