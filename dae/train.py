@@ -6,14 +6,17 @@ for some epochs and reports each epoch through a callback. Nothing here prints:
 the caller decides what the user sees.
 
 Why the step is not the tutorial's ``givens={x: data[i * b:(i + 1) * b]}``:
-the minibatch is cut in NumPy (a view, no copy) and passed in as an input. In
-Numba mode a slice made inside the graph is an arbitrarily strided array to
-Numba, which then vectorizes no loop that reads it; JAX mode refuses a slice
-whose bounds are symbolic. The function is called with ``trust_input``: the
-data's dtype, rank and any fixed shape are checked once, here, not on every
-call. Measurements in ``benchmarks/README.md``.
+the minibatch is cut in NumPy (a view, no copy) and passed in as an input, so
+every backend gets the same graph: JAX mode refuses a slice whose bounds are
+symbolic. (In dae's Numba mode the tutorial's slice runs as fast now:
+``benchmarks/bench_givens.py``.) The function is called with ``trust_input``:
+the data's dtype, rank and any fixed shape are checked once, here, not on
+every call. Measurements in ``benchmarks/README.md``.
 """
+import contextlib
 import math
+import signal
+import threading
 import time
 
 import numpy as np
@@ -31,6 +34,47 @@ class Diverged(FloatingPointError):
     def __init__(self, epoch, name, value):
         self.epoch, self.name, self.value = epoch, name, value
         super().__init__(f"{name} became {value} in epoch {epoch}")
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a notebook's stop button) stopped :func:`fit` between two steps.
+
+    The model is whole: it holds the parameters the last step left, and can be
+    used, saved or trained on. Attributes: ``history`` (the finished epochs, a
+    :class:`History`), ``epoch`` (the epoch stopped in), ``steps`` (the steps of
+    it that ran) and ``n_steps`` (steps per epoch).
+    """
+
+    def __init__(self, history, epoch, steps, n_steps):
+        self.history, self.epoch, self.steps, self.n_steps = history, epoch, steps, n_steps
+        super().__init__(f"interrupted in epoch {epoch} after step {steps} of {n_steps}: the model "
+                         f"holds that step's parameters; the {len(history)} finished epoch"
+                         f"{'s' * (len(history) != 1)} are in this exception's .history")
+
+
+class History(list):
+    """The epoch records :func:`fit` returns, a list of dicts; its repr sums them up.
+
+    ``History(30 epochs: corruption_0 15, corruption_30 15; last corruption_30 epoch 14:
+    cost 64.78; 48.1 s)``: how many epochs of each stage, the last record's metrics and
+    the seconds all of them took.
+    """
+
+    def __repr__(self):
+        if not self:
+            return "History([])"
+        stages = {}
+        for record in self:
+            stages[record.get("stage")] = stages.get(record.get("stage"), 0) + 1
+        counts = "" if list(stages) == [None] else ": " + ", ".join(
+            f"{stage} {count}" for stage, count in stages.items())
+        last = self[-1]
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
+                            if k not in ("stage", "epoch", "seconds") and isinstance(v, (int, float)))
+        where = " ".join(str(w) for w in (last.get("stage"), "epoch", last.get("epoch")) if w is not None)
+        seconds = sum(r.get("seconds", 0) for r in self)
+        return (f"History({len(self)} epoch{'s' * (len(self) != 1)}{counts}; last {where}: "
+                f"{metrics}; {seconds:.1f} s)")
 
 
 def compile_step(data, batch_size, outputs, updates, mode=None):
@@ -186,22 +230,63 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
     progress : callable(iterable, epoch) -> iterable wrapping the batches
         (a progress bar), or None.
 
-    Returns the list of epoch records. Raises :class:`Diverged` when an output's
-    mean is not finite; epochs already reported stay reported.
+    Returns the epoch records, a :class:`History`. Raises :class:`Diverged` when
+    an output's mean is not finite; epochs already reported stay reported.
+
+    Ctrl-C (SIGINT, a notebook's stop button) ends training after the step that
+    is running, so the model is never left half-updated, and raises
+    :class:`FitInterrupted`, which holds the finished epochs; a second Ctrl-C
+    stops at once. This holds where Python's own Ctrl-C handler is in place in
+    the main thread; a handler of the caller's (a :class:`dae.session.Session`)
+    is left to do its work.
     """
-    history = []
-    for epoch in range(start_epoch, n_epochs):
-        start = time.perf_counter()
-        batches = range(n_steps) if progress is None else progress(range(n_steps), epoch)
-        values = [step(i) for i in batches]
-        means = np.mean(np.asarray(values, dtype=np.float64).reshape(-1, len(names)), axis=0)
-        record = {"epoch": epoch}
-        record.update({name: float(v) for name, v in zip(names, means)})
-        record["seconds"] = time.perf_counter() - start
-        for name in names:
-            if not np.isfinite(record[name]):
-                raise Diverged(epoch, name, record[name])
-        history.append(record)
-        if on_epoch is not None and on_epoch(record):
-            break
+    history = History()
+    with _stop_on_sigint() as interrupted:
+        for epoch in range(start_epoch, n_epochs):
+            start = time.perf_counter()
+            batches = range(n_steps) if progress is None else progress(range(n_steps), epoch)
+            values = []
+            try:
+                for i in batches:
+                    values.append(step(i))
+                    if interrupted():
+                        raise FitInterrupted(history, epoch, len(values), n_steps)
+            finally:
+                getattr(batches, "close", lambda: None)()  # a progress bar ends here too
+            means = np.mean(np.asarray(values, dtype=np.float64).reshape(-1, len(names)), axis=0)
+            record = {"epoch": epoch}
+            record.update({name: float(v) for name, v in zip(names, means)})
+            record["seconds"] = time.perf_counter() - start
+            for name in names:
+                if not np.isfinite(record[name]):
+                    raise Diverged(epoch, name, record[name])
+            history.append(record)
+            if on_epoch is not None and on_epoch(record):
+                break
     return history
+
+
+@contextlib.contextmanager
+def _stop_on_sigint():
+    """Yields ``interrupted()``: whether Ctrl-C was pressed since the block began.
+
+    Only Python's default handler is replaced (by one that sets a flag), and only
+    in the main thread, where signal handlers live; any other handler, such as a
+    Session's, keeps the signal and ``interrupted()`` stays False.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield lambda: False
+        return
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt  # pressed twice: at once
+        pressed.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
