@@ -183,29 +183,39 @@ class Session:
                         f"interrupted save left in {folder}")
 
     def _take_lock(self):
+        """Create ``.dae-lock`` holding this process's id, or refuse: one run per folder.
+
+        The lock is written whole under another name and hard-linked into place,
+        so no run ever reads a half-written lock; a lock whose process is gone
+        (or that cannot be read) is taken over.
+        """
         path = self.output_dir / LOCK
         mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
                 "command": " ".join(getattr(self.args, "_invocation", None) or
                                     ["dae", "train", self.experiment])}
-        for attempt in range(2):
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = _read_lock(path)
-                if attempt == 0 and not _alive(holder):
-                    with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
-                    who = f"process {holder['pid']}" if holder else "an unreadable lock"
-                    self.report(f"took over the lock of {self.output_dir}: {who} is gone")
-                    continue
-                raise SessionError(
-                    f"{self.output_dir} is in use by another run (process {holder['pid']}, "
-                    f"'{holder['command']}', started {time.strftime('%H:%M:%S', time.localtime(holder['started']))}); "
-                    "wait for it to end, or pass another --output-dir") from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(mine, f)
-            self._lock = path
-            return
+        draft = self.output_dir / f"{LOCK}.{os.getpid()}"
+        draft.write_text(json.dumps(mine))
+        try:
+            for attempt in range(2):
+                try:
+                    os.link(draft, path)
+                except FileExistsError:
+                    holder = _read_lock(path)
+                    if attempt == 0 and not _alive(holder):
+                        with contextlib.suppress(FileNotFoundError):
+                            path.unlink()
+                        who = f"process {holder['pid']}" if holder else "an unreadable lock"
+                        self.report(f"took over the lock of {self.output_dir}: {who} is gone")
+                        continue
+                    who = "another process" if holder is None else (
+                        f"process {holder['pid']}, '{holder['command']}', started "
+                        f"{time.strftime('%H:%M:%S', time.localtime(holder['started']))}")
+                    raise SessionError(f"{self.output_dir} is in use by another run ({who}); wait "
+                                       "for it to end, or pass another --output-dir") from None
+                self._lock = path
+                return
+        finally:
+            draft.unlink()
 
     def _release_lock(self):
         if self._lock is not None:

@@ -158,9 +158,9 @@ def test_a_read_only_output_folder_is_refused_before_training(tiny_mnist, tmp_pa
     out.mkdir()
     out.chmod(0o500)
     if os.geteuid() == 0:  # root writes anyway: fail the first write as a read-only folder would
-        def refuse(path, *args, **kwargs):
-            raise PermissionError(13, "Permission denied", str(path))
-        monkeypatch.setattr(session_module.os, "open", refuse)
+        def refuse(source, target, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(target))
+        monkeypatch.setattr(session_module.os, "link", refuse)
     compiled = []
     monkeypatch.setattr("dae.SdA.SdA.pretraining_functions", lambda *a, **k: compiled.append(1))
     try:
