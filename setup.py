@@ -28,8 +28,14 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        # JAX for tests/test_backends.py's JAX-mode test (CPU wheel, installs in seconds).
-        "test": ["pytest>=7", "jax>=0.4"],
+        # JAX for tests/test_backends.py's JAX-mode test (CPU wheel, installs in seconds);
+        # nbclient, nbformat and ipykernel (which brings the python3 kernel) for
+        # tests/test_notebooks.py, which runs the notebooks in a Jupyter kernel.
+        "test": ["pytest>=7", "jax>=0.4", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.20"],
+        # to open notebooks/ (jupyter lab notebooks/); ipywidgets draws tqdm's bars as widgets,
+        # six is for the original tutorial files that theano_tutorials.ipynb imports
+        "notebooks": ["jupyterlab>=4", "ipywidgets>=8", "nbclient>=0.7", "nbformat>=5.7",
+                      "ipykernel>=6.20", "six>=1.16"],
         "jax": ["jax>=0.4"],
         # what the original Theano tutorial files import besides theano (see dae.theano)
         "theano": ["six>=1.16"],

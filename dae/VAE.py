@@ -43,7 +43,7 @@ import pytensor.tensor as pt
 
 from dae import memory
 from dae import updates as update_rules
-from dae.base import _shared
+from dae.base import _shared, model_repr
 from dae.checks import one_of, positive_int, positive_ints
 from dae.config import floatX
 from dae.layers import HiddenLayer
@@ -246,3 +246,6 @@ class VAE:
         return {"n_visible": self.n_visible, "hidden_layers_sizes": list(self.hidden_layers_sizes),
                 "n_latent": self.n_latent, "output": self.output, "activation": self.activation,
                 "dtype": self.dtype}
+
+    def __repr__(self):
+        return model_repr(self)

@@ -201,6 +201,9 @@ class Autoencoder:
         return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "tied": self.tied,
                 "corruption": self.corruption, "loss": self.loss, "dtype": self.dtype}
 
+    def __repr__(self):
+        return model_repr(self)
+
     def filters(self):
         """W as images: an array (n_hidden, n_visible), one filter per row."""
         return self.W.get_value(borrow=True).T
@@ -212,3 +215,13 @@ class Autoencoder:
         """
         from dae import io
         return io.save(self, path)
+
+
+def model_repr(model):
+    """``dA(n_visible=784, n_hidden=500, ...)``: the class and the hyperparameters that rebuild it.
+
+    As scikit-learn shows an estimator, so a model echoed in a notebook says what it is
+    (every model's ``hyperparameters()``, in their order).
+    """
+    arguments = ", ".join(f"{k}={v!r}" for k, v in model.hyperparameters().items())
+    return f"{type(model).__name__}({arguments})"

@@ -3,9 +3,10 @@
 The learning curve is a matplotlib chart, drawn with the object API
 (``Figure`` on a ``FigureCanvasAgg``), never pyplot: no backend is chosen or
 changed for the user's own plots. The other pictures are uint8 arrays (H, W)
-tiled by :func:`dae.utils.tile_raster_images`; write them with
-:func:`dae.utils.save_png`. Functions that run the model compile one small
-PyTensor function each call, in ``mode`` (see :func:`dae.config.get_mode`).
+tiled by :func:`dae.utils.tile_raster_images`, as :class:`Picture`s (arrays
+that a notebook shows inline); write them with :func:`dae.utils.save_png`.
+Functions that run the model compile one small PyTensor function each call,
+in ``mode`` (see :func:`dae.config.get_mode`).
 """
 import io
 import math
@@ -17,6 +18,39 @@ from dae.utils import atomic_write, tile_raster_images
 
 #: Record fields that are not metrics.
 NOT_METRICS = ("stage", "epoch", "seconds")
+
+
+class Picture(np.ndarray):
+    """A uint8 image array (H, W) that Jupyter and IPython show as a picture.
+
+    Everything else sees the plain array it is (``save_png``, NumPy, PIL):
+    only ``_repr_png_`` is added. A picture under :data:`SHOWN_SIZE` pixels on
+    its longer side is shown enlarged by a whole factor, each pixel a square
+    block (no smoothing blurs the filters), so 28x28 tiles stay legible.
+    """
+
+    def _repr_png_(self):
+        if self.ndim != 2 or self.dtype != np.uint8 or self.size == 0:
+            return None  # a slice or a computation on it: shown as the array it is
+        return self.png()
+
+    def png(self, scale=None):
+        """PNG bytes, each pixel a ``scale`` x ``scale`` block (by default as for display)."""
+        from PIL import Image
+
+        array = np.asarray(self)
+        scale = max(1, -(-SHOWN_SIZE // max(array.shape))) if scale is None else \
+            positive_int(scale, "scale")
+        image = Image.fromarray(array)
+        if scale > 1:
+            image = image.resize((array.shape[1] * scale, array.shape[0] * scale), Image.NEAREST)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+#: Pictures smaller than this (pixels, longer side) are shown enlarged.
+SHOWN_SIZE = 256
 
 
 # -- the learning curve ----------------------------------------------------------------------
@@ -124,7 +158,7 @@ def filters_image(model_or_weights, image_shape=None, count=None, tile_shape=Non
         count = 100 if tile_shape is None else tile_shape[0] * tile_shape[1]
     count = min(positive_int(count, "count"), len(weights))
     return tile_raster_images(weights[:count], _image_shape(image_shape, weights.shape[1]),
-                              tile_shape or _grid(count), (spacing, spacing))
+                              tile_shape or _grid(count), (spacing, spacing)).view(Picture)
 
 
 def reconstructions_image(model, x, image_shape=None, corruption=0.0, columns=10, mode=None):
@@ -213,7 +247,7 @@ def _rows(model, x):
 
 def _tile(rows, n_pixels, image_shape, tile_shape):
     return tile_raster_images(rows, _image_shape(image_shape, n_pixels), tile_shape, (1, 1),
-                              scale_rows_to_unit_interval=False)
+                              scale_rows_to_unit_interval=False).view(Picture)
 
 
 def _grid(count, columns=None):

@@ -240,3 +240,10 @@ def test_training_graphs_stay_float32(rng):
     for f in functions:
         dtypes = {getattr(v.type, "dtype", None) for v in f.maker.fgraph.variables}
         assert "float64" not in dtypes, f
+
+
+def test_repr_names_the_hyperparameters_that_rebuild_the_model():
+    sda = SdA(np.random.RandomState(0), n_ins=9, hidden_layers_sizes=[4, 3], n_outs=2,
+              corruption_levels=[0.1, 0.2])
+    assert repr(sda) == ("SdA(n_ins=9, hidden_layers_sizes=[4, 3], n_outs=2, "
+                         "corruption_levels=[0.1, 0.2], layer_type='dA')")

@@ -245,3 +245,9 @@ def test_experiment_writes_pictures_and_results(mnist, monkeypatch, tmp_path, ca
     from dae import io
     again = io.load(tmp_path / "vae.npz")
     assert type(again).__name__ == "VAE" and again.n_latent == 2
+
+
+def test_repr_names_the_hyperparameters_that_rebuild_the_model():
+    vae = VAE(np.random.RandomState(0), n_visible=9, hidden_layers_sizes=[4], n_latent=2)
+    assert repr(vae) == ("VAE(n_visible=9, hidden_layers_sizes=[4], n_latent=2, output='bernoulli', "
+                         "activation='relu', dtype='float32')")

@@ -150,3 +150,15 @@ def test_tutorial_snippet_runs_with_only_imports_changed(mnist, tmp_path):
     image.save(tmp_path / "filters_corruption_30.png")
     assert image.size == (289, 289)
     assert means[1] < means[0]
+
+
+def test_repr_names_the_hyperparameters_that_rebuild_the_model():
+    from dae.cA import cA
+    from dae.sA import sA
+
+    rng = np.random.RandomState(0)
+    assert repr(dA(rng, n_visible=784, n_hidden=500)) == (
+        "dA(n_visible=784, n_hidden=500, tied=True, corruption='mask', loss='cross_entropy', "
+        "dtype='float32')")
+    assert repr(cA(rng, n_visible=9, n_hidden=3)).startswith("cA(n_visible=9, n_hidden=3, ")
+    assert repr(sA(rng, n_visible=9, n_hidden=3)).endswith("sparsity='kl')")

@@ -122,3 +122,25 @@ def test_samples_and_manifold_are_vae_pictures(rng):
         plots.samples_image(dA(rng, n_visible=9, n_hidden=2))
     with pytest.raises(ValueError, match="2-D latent space"):
         plots.manifold_image(VAE(rng, n_visible=9, hidden_layers_sizes=[], n_latent=3))
+
+
+def test_pictures_show_inline_and_are_still_plain_uint8_arrays(rng, tmp_path):
+    import io
+
+    from dae.utils import save_png
+
+    picture = plots.filters_image(dA(rng, n_visible=16, n_hidden=6), tile_shape=(2, 3))
+    assert isinstance(picture, plots.Picture) and picture.dtype == np.uint8
+    with Image.open(io.BytesIO(picture._repr_png_())) as shown:  # what a notebook displays
+        scale = shown.size[0] // picture.shape[1]
+        assert scale > 1 and shown.size == (picture.shape[1] * scale, picture.shape[0] * scale)
+        np.testing.assert_array_equal(np.asarray(shown)[::scale, ::scale], picture)
+    with Image.open(io.BytesIO(picture.png(scale=1))) as exact:
+        np.testing.assert_array_equal(np.asarray(exact), picture)
+    with Image.open(save_png(picture, tmp_path / "filters.png")) as saved:
+        np.testing.assert_array_equal(np.asarray(saved), picture)
+    assert picture[0]._repr_png_() is None and (picture / 255)._repr_png_() is None
+    vae = VAE(rng, n_visible=9, hidden_layers_sizes=[], n_latent=2)
+    for image in (plots.samples_image(vae, count=4, mode=MODE), plots.manifold_image(vae, n=3, mode=MODE),
+                  plots.reconstructions_image(vae, rng.rand(2, 9), mode=MODE)):
+        assert isinstance(image, plots.Picture) and image._repr_png_().startswith(b"\x89PNG")

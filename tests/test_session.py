@@ -264,3 +264,13 @@ def test_a_second_session_on_the_folder_is_refused_until_the_first_closes(tmp_pa
             Session(_args(tmp_path), "test")
     with Session(_args(tmp_path), "test"):
         pass
+
+
+def test_fit_returns_the_epochs_run_now_as_a_history(tmp_path):
+    from dae.train import History
+
+    model, step = _model_and_step(0.01)
+    with Session(_args(tmp_path), "test") as session:
+        history = session.fit("one", model, step, 2)
+    assert isinstance(history, History) and [r["epoch"] for r in history] == [0, 1]
+    assert repr(history).startswith("History(2 epochs: one 2; last one epoch 1: cost ")

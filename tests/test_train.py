@@ -229,3 +229,67 @@ def test_sigmoid_and_softplus_are_exact_for_every_float32():
     special = f(np.array([np.inf, -np.inf, np.nan], "float32"))
     np.testing.assert_array_equal(special[0], [1, 0, np.nan])
     np.testing.assert_array_equal(special[1], [np.inf, 0, np.nan])
+
+
+# -- Ctrl-C and the history -------------------------------------------------------------------
+def test_ctrl_c_stops_fit_after_the_step_and_keeps_the_finished_epochs():
+    import signal
+
+    from dae.train import FitInterrupted
+
+    model = _dA()
+    cost, updates = model.get_cost_updates(0.0, 0.1)
+    step = compile_step({model.x: _data(20)}, 5, cost, updates, "FAST_COMPILE")
+    calls = []
+
+    def pressed_in_epoch_1(i):
+        calls.append(i)
+        if len(calls) == step.n_steps + 2:
+            signal.raise_signal(signal.SIGINT)  # the stop button, during this step
+        return step(i)
+
+    with pytest.raises(FitInterrupted, match="epoch 1 after step 2 of 4") as stopped:
+        fit(pressed_in_epoch_1, step.n_steps, 5)
+    assert len(calls) == step.n_steps + 2  # the step it was pressed in ran to its end
+    assert isinstance(stopped.value, KeyboardInterrupt)
+    assert [r["epoch"] for r in stopped.value.history] == [0] and stopped.value.steps == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    after = fit(step, step.n_steps, 1)  # the model trains on
+    assert np.isfinite(after[0]["cost"]) and all(np.isfinite(p.get_value()).all() for p in model.params)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_a_callers_handler_is_left_alone():
+    import signal
+
+    def pressed_twice(i):
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+        return 1.0
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        fit(pressed_twice, 3, 2)
+    assert type(stopped.value) is KeyboardInterrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        history = fit(lambda i: signal.raise_signal(signal.SIGINT) or 1.0, 3, 2)
+        assert len(history) == 2 and len(seen) == 6  # the caller's handler got every press
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_fit_returns_a_history_whose_repr_sums_it_up():
+    from dae.train import History
+
+    history = fit(lambda i: [2.0, 0.5], 2, 3, names=("cost", "kl"))
+    assert isinstance(history, History) and isinstance(history, list) and len(history) == 3
+    assert repr(history).startswith("History(3 epochs; last epoch 2: cost 2, kl 0.5; ")
+    staged = History([{"stage": "corruption_0", "epoch": 0, "cost": 62.44, "seconds": 2.0},
+                      {"stage": "corruption_30", "epoch": 0, "cost": 81.07, "seconds": 3.0},
+                      {"stage": "corruption_30", "epoch": 1, "cost": 64.78, "seconds": 3.5}])
+    assert repr(staged) == ("History(3 epochs: corruption_0 1, corruption_30 2; last corruption_30 "
+                            "epoch 1: cost 64.78; 8.5 s)")
+    assert repr(History()) == "History([])"
