@@ -84,6 +84,11 @@ class Autoencoder:
         Parameter dtype; floatX (float32) by default, float64 for gradient checks.
     """
 
+    # The tutorial's dA seeds its random stream from numpy_rng before drawing W; its cA has
+    # no stream and draws W first. A subclass sets this False to draw its weights as the
+    # tutorial's cA does, so the same seed gives the tutorial's initial weights.
+    _stream_seed_first = True
+
     def __init__(self, numpy_rng, theano_rng=None, input=None, n_visible=784, n_hidden=500,
                  W=None, bhid=None, bvis=None, W_prime=None, tied=True, corruption="mask",
                  loss="cross_entropy", dtype=None):
@@ -99,7 +104,8 @@ class Autoencoder:
         self.n_visible, self.n_hidden = n_visible, n_hidden
         self.tied, self.corruption, self.loss, self.dtype = bool(tied), corruption, loss, dtype
         self.numpy_rng = numpy_rng
-        self.theano_rng = as_random_streams(theano_rng, numpy_rng)
+        if self._stream_seed_first:
+            self.theano_rng = as_random_streams(theano_rng, numpy_rng)
 
         self.W = _shared(init_weight(numpy_rng, n_visible, n_hidden, dtype) if W is None else None,
                          "W", W, (n_visible, n_hidden), dtype)
@@ -112,6 +118,8 @@ class Autoencoder:
             init = None if W_prime is not None else init_weight(numpy_rng, n_hidden, n_visible, dtype)
             self.W_prime = _shared(init, "W_prime", W_prime, (n_hidden, n_visible), dtype)
             self.params = [self.W, self.b, self.b_prime, self.W_prime]
+        if not self._stream_seed_first:
+            self.theano_rng = as_random_streams(theano_rng, numpy_rng)
         self.x = pt.matrix("x", dtype=dtype) if input is None else input
 
     # -- equations (1)-(3) ---------------------------------------------------

@@ -43,6 +43,8 @@ class cA(Autoencoder):
         smaller minibatch failed; here every shape is read from the input.
     """
 
+    _stream_seed_first = False  # the tutorial's cA draws W first (it has no random stream)
+
     def __init__(self, numpy_rng, input=None, n_visible=784, n_hidden=100, n_batchsize=1,
                  W=None, bhid=None, bvis=None, **options):
         # accepted for the tutorial's sake (any minibatch size works), but still checked

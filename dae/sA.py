@@ -53,6 +53,8 @@ class sA(Autoencoder):
         Eq. (3); squared error by default, as in UFLDL.
     """
 
+    _stream_seed_first = False  # W drawn first, as the tutorial's cA draws it
+
     def __init__(self, numpy_rng, input=None, n_visible=784, n_hidden=196, W=None, bhid=None,
                  bvis=None, sparsity="kl", loss="squared_error", **options):
         one_of(sparsity, SPARSITIES, "sparsity")

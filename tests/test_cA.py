@@ -5,6 +5,7 @@ import pytest
 from pytensor.gradient import jacobian
 
 from dae.cA import cA
+from dae.random import RandomStreams
 from dae.train import compile_step, fit
 
 
@@ -44,7 +45,10 @@ def test_cost_is_mean_reconstruction_plus_level_times_mean_squared_norm(rng):
     numpy_jac = np.mean([np.sum((W * (y[k] * (1 - y[k]))) ** 2) for k in range(5)])
     np.testing.assert_allclose([rec, jac], [numpy_rec, numpy_jac], rtol=1e-10)
     np.testing.assert_allclose(got, numpy_rec + level * numpy_jac, rtol=1e-10)
-    assert numpy_jac != np.floor(numpy_jac)
+    # dae's penalty is not floored: the tutorial's `T.sum(J ** 2) // n_batchsize` makes it
+    # (and L_jacob) a whole number
+    penalty = got - rec
+    assert jac != np.floor(jac) and penalty == pytest.approx(level * jac, rel=1e-10), (jac, penalty)
 
 
 def test_contraction_moves_the_weights(rng):
@@ -88,46 +92,79 @@ def test_contraction_shrinks_the_jacobian_on_mnist(mnist):
     level = pytensor.shared(np.float32(0), name="level")  # one graph, compiled once
     cost, hidden = ca.get_cost(contraction_level=level)
     step = compile_step({ca.x: x}, 20, pt.mean(pt.sqrt(ca.jacobian_norm_sq(hidden))),
-                        ca.updates_for(cost, 0.05))
+                        ca.updates_for(cost, 0.05), mode="numba")  # 784-wide: Python mode is slow
     norms = []
     for value in (0.0, 1.0):
         level.set_value(np.float32(value))
         for p, v in zip(ca.params, start):
             p.set_value(v)
         norms.append(fit(step, step.n_steps, 2)[-1]["cost"])
-    print(norms)
     assert norms[1] < 0.8 * norms[0], norms
 
 
-def test_tutorial_snippet_runs_with_only_imports_changed(mnist, tmp_path):
+def test_a_seed_draws_the_tutorials_weights(tutorial_draws):
+    """cA(RandomState(123)) draws W first, as the tutorial's cA (which has no random stream)
+    does; the stream dae adds is seeded from the next draw."""
+    seed, W = tutorial_draws(123, 784, 500, stream_first=False)
+    ca = cA(numpy_rng=np.random.RandomState(123), n_visible=784, n_hidden=500, n_batchsize=10)
+    np.testing.assert_array_equal(ca.W.get_value(), W)
+    assert ca.theano_rng.get_state() == RandomStreams(seed).get_state()
+
+
+def test_tutorial_code_runs_with_only_imports_changed_and_trains_as_dae_does(mnist, capsys):
+    """The tutorial's test_cA as written, epoch line included (on 500 digits, 2 epochs), in
+    dae's default mode, against dae's own path from the same seed: same weights, and the
+    printed numbers are what that line computes (the first two minibatches' rows: see README)."""
     # -- imports: the only lines that differ from the tutorial -----------------
     import pytensor as theano
     import pytensor.tensor as T
     from PIL import Image
     from dae.cA import cA
     from dae.utils import tile_raster_images
-    # -- the tutorial's test_cA (on 1,000 examples, 2 epochs) -----------------
+    # -- the tutorial's test_cA, unchanged ---------------------------------------
     import numpy
-    learning_rate, training_epochs, batch_size, contraction_level = 0.01, 2, 10, 0.1
-    train_set_x = theano.shared(numpy.asarray(mnist[0][0][:1000], dtype=theano.config.floatX), borrow=True)
+    learning_rate, training_epochs, batch_size, contraction_level = 0.01, 2, 10, .1
+    train_set_x = theano.shared(numpy.asarray(mnist[0][0][:500], dtype=theano.config.floatX), borrow=True)
     n_train_batches = train_set_x.get_value(borrow=True).shape[0] // batch_size
-    index = T.lscalar()
-    x = T.matrix('x')
+    index = T.lscalar()    # index to a [mini]batch
+    x = T.matrix('x')  # the data is presented as rasterized images
     rng = numpy.random.RandomState(123)
-    ca = cA(numpy_rng=rng, input=x, n_visible=28 * 28, n_hidden=500, n_batchsize=batch_size)
-    cost, updates = ca.get_cost_updates(contraction_level=contraction_level, learning_rate=learning_rate)
-    train_ca = theano.function([index], [T.mean(ca.L_rec), ca.L_jacob], updates=updates,
-                               givens={x: train_set_x[index * batch_size: (index + 1) * batch_size]})
-    costs = []
+    ca = cA(numpy_rng=rng, input=x,
+            n_visible=28 * 28, n_hidden=500, n_batchsize=batch_size)
+    cost, updates = ca.get_cost_updates(contraction_level=contraction_level,
+                                        learning_rate=learning_rate)
+    train_ca = theano.function(
+        [index],
+        [T.mean(ca.L_rec), ca.L_jacob],
+        updates=updates,
+        givens={
+            x: train_set_x[index * batch_size: (index + 1) * batch_size]
+        }
+    )
     for epoch in range(training_epochs):
         c = []
         for batch_index in range(n_train_batches):
             c.append(train_ca(batch_index))
+
         c_array = numpy.vstack(c)
-        # columns, where the tutorial's c_array[0] and c_array[1] took the first two rows
-        costs.append((numpy.mean(c_array[:, 0]), numpy.mean(numpy.sqrt(c_array[:, 1]))))
-    image = Image.fromarray(tile_raster_images(X=ca.W.get_value(borrow=True).T, img_shape=(28, 28),
-                                               tile_shape=(10, 10), tile_spacing=(1, 1)))
-    image.save(tmp_path / 'cae_filters.png')
+        print('Training epoch %d, reconstruction cost ' % epoch, numpy.mean(
+            c_array[0]), ' jacobian norm ', numpy.mean(numpy.sqrt(c_array[1])))
+    image = Image.fromarray(tile_raster_images(
+        X=ca.W.get_value(borrow=True).T,
+        img_shape=(28, 28), tile_shape=(10, 10),
+        tile_spacing=(1, 1)))
+    # -- dae's path from the same seed -------------------------------------------------------
+    ours = cA(np.random.RandomState(123), n_hidden=500)
+    cost, updates = ours.get_cost_updates(contraction_level=0.1, learning_rate=0.01)
+    step = compile_step({ours.x: pytensor.shared(mnist[0][0][:500])}, 10,
+                        [pt.mean(ours.L_rec), ours.L_jacob], updates)
+    printed = [line.split() for line in capsys.readouterr().out.splitlines()]
+    for epoch in range(2):
+        rows = np.vstack([step(i) for i in range(step.n_steps)])
+        words = printed[epoch]
+        assert words[:5] == ["Training", "epoch", str(epoch) + ",", "reconstruction", "cost"], words
+        np.testing.assert_allclose([float(words[5]), float(words[8])],
+                                   [rows[0].mean(), np.sqrt(rows[1]).mean()], rtol=1e-4)
+    for theirs, mine in zip(ca.params, ours.params):
+        np.testing.assert_allclose(theirs.get_value(), mine.get_value(), rtol=1e-4, atol=1e-6)
     assert image.size == (289, 289)
-    assert costs[1][0] < costs[0][0] and np.all(np.isfinite(costs))

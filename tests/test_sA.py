@@ -3,6 +3,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from dae.random import RandomStreams
 from dae.sA import sA
 from dae.train import compile_step, fit
 
@@ -92,6 +93,14 @@ def test_unknown_sparsity_is_refused(rng):
         sA(rng, n_visible=6, n_hidden=4, sparsity="l2")
 
 
+def test_a_seed_draws_the_tutorials_weights(tutorial_draws):
+    """sA(RandomState(123)) draws W as the tutorial's cA does: first, the stream seeded after."""
+    seed, W = tutorial_draws(123, 784, 196, stream_first=False)
+    model = sA(np.random.RandomState(123))
+    np.testing.assert_array_equal(model.W.get_value(), W)
+    assert model.theano_rng.get_state() == RandomStreams(seed).get_state()
+
+
 def test_sparsity_pulls_the_mean_activation_to_the_target_on_mnist(mnist):
     """Same start, data and steps: with beta = 3 the mean activation ends nearer rho than with 0."""
     x = pytensor.shared(mnist[0][0][:2000])
@@ -99,7 +108,8 @@ def test_sparsity_pulls_the_mean_activation_to_the_target_on_mnist(mnist):
     start = [p.get_value() for p in model.params]
     beta = pytensor.shared(np.float32(0), name="beta")  # one graph, compiled once
     cost, hidden = model.get_cost(sparsity_target=0.1, sparsity_weight=beta)
-    step = compile_step({model.x: x}, 100, [cost, pt.mean(hidden)], model.updates_for(cost, 0.5))
+    step = compile_step({model.x: x}, 100, [cost, pt.mean(hidden)], model.updates_for(cost, 0.5),
+                        mode="numba")  # 784-wide: Python mode is slow
     distance = {}
     for value in (0.0, 3.0):
         beta.set_value(np.float32(value))
