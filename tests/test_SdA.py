@@ -1,15 +1,15 @@
+"""dae.SdA: the stacked denoising autoencoder's structure, pretraining and fine-tuning.
+
+The experiment (``dae train SdA``) is test_experiments.py's; early stopping test_stopping.py's.
+"""
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytensor
 import pytest
 
-from dae.cli import script_main
 from dae.data import shared_dataset
 from dae.SdA import SdA
-from dae.stopping import EarlyStopping
 
 MODE = "FAST_COMPILE"  # tiny graphs: compiling dominates, and Python mode compiles fastest
 
@@ -122,128 +122,20 @@ def test_bad_arguments_raise_clear_errors(rng, kwargs, message):
         _tiny_sda(rng).pretraining_functions(_tiny_data(rng), 0)
 
 
-# -- early stopping -----------------------------------------------------------------
-def tutorial_loop(errors, n_train_batches, patience):
-    """The tutorial's fine-tuning loop, transcribed; returns (validated epochs, best error, best epoch)."""
-    patience_increase, improvement_threshold = 2.0, 0.995
-    validation_frequency = min(n_train_batches, patience // 2)
-    best, best_epoch, validated, epoch = np.inf, None, [], 0
-    while epoch < len(errors):
-        epoch += 1
-        for minibatch_index in range(n_train_batches):
-            it = (epoch - 1) * n_train_batches + minibatch_index
-            if (it + 1) % validation_frequency == 0:
-                this = errors[epoch - 1]
-                validated.append(epoch)
-                if this < best:
-                    if this < best * improvement_threshold:
-                        patience = max(patience, it * patience_increase)
-                    best, best_epoch = this, epoch
-            if patience <= it:
-                return validated, best, best_epoch
-    return validated, best, best_epoch
-
-
-def epoch_loop(errors, n_train_batches, patience):
-    """How dae.experiments.SdA drives EarlyStopping: whole epochs, one validation each."""
-    stopper, validated = EarlyStopping(patience), []
-    assert stopper.validation_frequency(n_train_batches) == n_train_batches
-    for epoch in range(1, len(errors) + 1):
-        iteration = epoch * n_train_batches - 1
-        validated.append(epoch)
-        stopper.update(iteration, errors[epoch - 1], epoch=epoch)
-        if not stopper.validates_at(iteration + n_train_batches):
-            break
-    return validated, stopper.best_error, stopper.best_epoch
-
-
-def test_early_stopping_on_a_scripted_sequence():
-    # n = 10 minibatches an epoch, patience 100: epochs 1, 2 and 4 improve by more than
-    # 0.5%, epoch 3 by less (a new best that does not extend patience); patience stays
-    # max(100, 2 * 39) = 100, so the tutorial stops at minibatch 100, epoch 11's first,
-    # having validated epochs 1..10.
-    errors = [0.5, 0.4, 0.399, 0.3, 0.3] + [0.31] * 20
-    stopper, news = EarlyStopping(100), []
-    for epoch, e in enumerate(errors[:10], start=1):
-        news.append(stopper.update(epoch * 10 - 1, e, epoch=epoch))
-        assert stopper.validates_at(epoch * 10 + 9) == (epoch < 10)
-    assert news == [True, True, True, True] + [False] * 6
-    assert (stopper.best_error, stopper.best_epoch, stopper.best_iteration) == (0.3, 4, 39)
-    assert stopper.patience == 100 and not stopper.should_stop(99) and stopper.should_stop(100)
-    assert epoch_loop(errors, 10, 100) == tutorial_loop(errors, 10, 100) == (list(range(1, 11)), 0.3, 4)
-
-
-def test_significant_improvement_extends_patience():
-    stopper = EarlyStopping(100)
-    stopper.update(599, 0.2)
-    assert stopper.patience == 1198
-    stopper.update(699, 0.1999)  # better, but by less than 0.5%
-    assert stopper.patience == 1198 and stopper.best_error == 0.1999
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_epoch_loop_validates_exactly_what_the_tutorial_validates(seed):
-    r = np.random.default_rng(seed)
-    errors = list(np.minimum.accumulate(r.uniform(0.01, 0.1, 200)) * r.uniform(1, 1.02, 200))
-    n, patience_factor = int(r.integers(2, 50)), int(r.integers(2, 12))
-    patience = patience_factor * n
-    assert epoch_loop(errors, n, patience) == tutorial_loop(errors, n, patience)
-
-
-def test_early_stopping_rejects_bad_settings():
-    with pytest.raises(ValueError, match="patience must be a positive int"):
-        EarlyStopping(0)
-    with pytest.raises(ValueError, match="improvement_threshold"):
-        EarlyStopping(10, improvement_threshold=1.5)
-
-
 # -- the experiment --------------------------------------------------------------------
-def test_experiment_runs_end_to_end_on_a_small_slice(mnist, tmp_path, capsys, monkeypatch):
-    from dae import data, io
-
-    monkeypatch.setattr(data, "load_mnist", lambda where: mnist)
-    status = script_main("SdA", ["--hidden-layers", "20", "10", "--corruption-levels", "0.1", "0.2",
-                                 "--pretraining-epochs", "1", "--training-epochs", "2",
-                                 "--batch-size", "50", "--output-dir", str(tmp_path),
-                                 "--mode", "py", "--max-examples", "100", "--quiet"])
-    out = capsys.readouterr().out
-    assert status == 0, out
-    assert "pretrain_1 epoch   0  cost " in out
-    assert "finetune epoch   1  cost " in out and "valid_error" in out and "test_error" in out
-    assert "pretraining took" in out and "fine-tuning took" in out
-    assert [line for line in out.splitlines() if line.startswith("best validation ")]
-    model = io.load(tmp_path / "best_model.npz")  # a dae model file: dae eval / info open it
-    assert model.params[0].get_value().shape == (784, 20) and model.params[4].get_value().shape == (10, 10)
-    assert (tmp_path / "filters_layer0.png").stat().st_size > 0
 
 
-def test_experiment_reports_mismatched_flags_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "scripts/train_SdA.py", "--hidden-layers", "10", "10",
-                          "--corruption-levels", "0.1", "--output-dir", str(tmp_path)],
-                         capture_output=True, text=True, cwd=_repo())
-    assert out.returncode == 1
-    assert out.stderr.strip() == ("train_SdA.py: error: --corruption-levels has 1 values for 2 "
-                                  "--hidden-layers; give one per layer")
-
-
-def _repo():
-    from pathlib import Path
-    return Path(__file__).resolve().parents[1]
-
-
-def test_training_graphs_stay_float32(rng):
-    sda = _tiny_sda(rng)
-    x, y = _tiny_data(rng), rng.randint(0, 3, 30)
-    split = shared_dataset((x.get_value(), y))
-    functions = [f.function for f in sda.pretraining_functions(x, 10, mode=MODE)]
-    functions.append(sda.build_finetune_functions([split] * 3, 10, 0.1, mode=MODE)[0].function)
-    for f in functions:
-        dtypes = {getattr(v.type, "dtype", None) for v in f.maker.fgraph.variables}
-        assert "float64" not in dtypes, f
-
-
-def test_repr_names_the_hyperparameters_that_rebuild_the_model():
-    sda = SdA(np.random.RandomState(0), n_ins=9, hidden_layers_sizes=[4, 3], n_outs=2,
-              corruption_levels=[0.1, 0.2])
-    assert repr(sda) == ("SdA(n_ins=9, hidden_layers_sizes=[4, 3], n_outs=2, "
-                         "corruption_levels=[0.1, 0.2], layer_type='dA')")
+def test_training_graphs_stay_float32_in_numba_and_train_as_in_python_mode(compiled_steps):
+    """dae's Numba mode: no float64 in the pretraining (the tutorial's givens slice) and
+    fine-tuning steps, and the same numbers as Python mode, step for step."""
+    model, steps = compiled_steps("SdA", "numba")
+    for step in steps:
+        dtypes = {getattr(v.type, "dtype", None) for v in step.function.maker.fgraph.variables}
+        assert "float64" not in dtypes, step
+    py_model, py_steps = compiled_steps("SdA", "py")
+    for fast, slow in zip(steps, py_steps):
+        args = (0.2, 0.5) if fast is not steps[-1] else ()
+        np.testing.assert_allclose([fast(i, *args) for i in range(fast.n_steps)],
+                                   [slow(i, *args) for i in range(slow.n_steps)], rtol=1e-5)
+    for a, b in zip(model.params, py_model.params):
+        np.testing.assert_allclose(a.get_value(), b.get_value(), rtol=1e-5, atol=1e-6)

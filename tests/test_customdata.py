@@ -1,4 +1,5 @@
-"""dae.customdata's size checks: array headers and PNGs are sized before anything is decoded."""
+"""dae.customdata: the user's own images (.npy, .npz, PNG folders), scaled and checked; their sizes
+read from the headers before anything is decoded."""
 import io
 import zipfile
 
@@ -7,7 +8,7 @@ import pytest
 from PIL import Image
 
 from dae import memory
-from dae.customdata import load_images
+from dae.customdata import check_fits, holdout, load_images
 from dae.data import DataError
 
 
@@ -78,3 +79,43 @@ def test_png_of_another_size_is_refused_before_decoding(tmp_path):
     folder = _pngs(tmp_path / "pngs", [(28, 28), (20, 28)])
     with pytest.raises(DataError, match="1.png is 20x28 pixels but 0.png is 28x28"):
         load_images(folder)
+
+
+def _images(path, n=60, shape=(4, 4), seed=0):
+    np.save(path, (np.random.default_rng(seed).random((n, *shape)) * 255).astype(np.uint8))
+    return path
+
+
+def test_arrays_are_scaled_and_shaped(tmp_path):
+    images = load_images(_images(tmp_path / "a.npy", n=5, shape=(3, 4)))
+    assert images.x.shape == (5, 12) and images.x.dtype == np.float32 and images.image_shape == (3, 4)
+    assert images.x.max() <= 1 and images.x.max() > 0.5
+    rows = np.random.default_rng(0).random((7, 9))
+    np.savez(tmp_path / "b.npz", x=rows, y=np.arange(7))
+    images = load_images(tmp_path / "b.npz")
+    assert images.image_shape == (3, 3) and list(images.y) == list(range(7))
+    np.testing.assert_array_equal(images.x, rows.astype(np.float32))
+    np.save(tmp_path / "c.npy", rows[:, :8])
+    assert load_images(tmp_path / "c.npy").image_shape is None  # 8 values: no square
+    train, valid = holdout(images, 0.3)
+    assert (len(train), len(valid)) == (5, 2) and list(valid.y) == [5, 6]
+
+
+@pytest.mark.parametrize("array,message", [
+    (np.zeros((4, 3), np.int64), "dtype int64; expected uint8"),
+    (np.zeros((4, 2, 2, 2), np.uint8), "expected images (n, height, width)"),
+    (np.zeros((0, 4), np.uint8), "holds no pixels"),
+    (np.full((4, 4), np.inf, np.float32), "16 infinite"),
+])
+def test_bad_arrays_say_what_to_do(tmp_path, array, message):
+    np.save(tmp_path / "bad.npy", array)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_images(tmp_path / "bad.npy")
+
+
+def test_cross_entropy_range_check_only_for_that_loss(tmp_path):
+    np.save(tmp_path / "w.npy", np.linspace(-1, 2, 32, dtype=np.float32).reshape(2, 16))
+    images = load_images(tmp_path / "w.npy")
+    assert check_fits(images, 16, loss="squared_error") is images
+    with pytest.raises(DataError, match=r"\[-1, 2\]"):
+        check_fits(images, 16)

@@ -10,9 +10,11 @@ import os
 import signal
 
 import numpy as np
+import pytensor
 import pytest
 
 from dae import cli, io, session as session_module
+from dae.cli import script_main
 
 FAST = ["--mode", "py", "--quiet"]
 SDA = ["--hidden-layers", "6", "5", "--corruption-levels", "0.1", "0.2", "--pretraining-epochs", "2",
@@ -228,3 +230,43 @@ def test_run_and_resume_flags_of_every_experiment(capsys):
         parser = cli.build_parser()
         args = parser.parse_args(["train", name, "--resume"])
         assert args.resume
+
+
+def test_an_experiment_leaves_pytensors_default_mode_alone(tiny_mnist, tmp_path, capsys):
+    """Experiments take the mode as an argument: --mode py compiles in Python mode without
+    making it the default of every later pytensor.function."""
+    before = pytensor.config.mode
+    assert _train(capsys, "vae", tmp_path, "--epochs", "1", *VAE[2:4], "--k", "2", "--batch-size",
+                  "10", *FAST)[0] == 0
+    assert pytensor.config.mode is before
+
+
+# -- the SdA experiment on MNIST ------------------------------------------------------------------
+def test_sda_experiment_runs_end_to_end_on_a_small_slice(mnist, tmp_path, capsys, monkeypatch):
+    from dae import data
+
+    monkeypatch.setattr(data, "load_mnist", lambda where: mnist)
+    status = script_main("SdA", ["--hidden-layers", "20", "10", "--corruption-levels", "0.1", "0.2",
+                                 "--pretraining-epochs", "1", "--training-epochs", "2",
+                                 "--batch-size", "50", "--output-dir", str(tmp_path),
+                                 "--mode", "py", "--max-examples", "100", "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "pretrain_1 epoch   0  cost " in out
+    assert "finetune epoch   1  cost " in out and "valid_error" in out and "test_error" in out
+    assert "pretraining took" in out and "fine-tuning took" in out
+    assert [line for line in out.splitlines() if line.startswith("best validation ")]
+    model = io.load(tmp_path / "best_model.npz")  # a dae model file: dae eval / info open it
+    assert model.params[0].get_value().shape == (784, 20) and model.params[4].get_value().shape == (10, 10)
+    assert (tmp_path / "filters_layer0.png").stat().st_size > 0
+
+
+def test_sda_script_reports_mismatched_flags_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["scripts/train_SdA.py"])
+    status = script_main("SdA", ["--hidden-layers", "10", "10", "--corruption-levels", "0.1",
+                                 "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.strip() == ("train_SdA.py: error: --corruption-levels has 1 values for 2 "
+                           "--hidden-layers; give one per layer")
+    assert not (tmp_path / "out").exists()

@@ -1,16 +1,15 @@
-"""compile_step, fit, and the kernels of dae's Numba mode (dae.numba_mode)."""
-import itertools
-import subprocess
-import sys
+"""dae.train: compile_step and fit, the one training loop.
 
-import numba
+Python mode: what a step computes does not depend on the backend (test_config.py trains
+one step in each). The default mode is checked once: dae's Numba mode.
+"""
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from dae.config import get_mode
 from dae.dA import dA
+from dae.numba_mode import BlasNumbaLinker
 from dae.random import RandomStreams
 from dae.train import Diverged, compile_step, fit
 
@@ -28,6 +27,7 @@ def _dA(seed=7, d=12, h=5):
 def test_last_minibatch_is_smaller_and_every_row_is_used():
     x = pt.matrix("x")
     step = compile_step({x: pytensor.shared(_data(25))}, 10, [pt.sum(x), x.shape[0]], [])
+    assert isinstance(step.function.maker.linker, BlasNumbaLinker)  # dae's mode by default
     assert step.n_steps == 3
     sums = [float(step(i)[0]) for i in range(3)]
     assert [int(step(i)[1]) for i in range(3)] == [10, 10, 5]
@@ -41,7 +41,7 @@ def test_step_reads_the_shared_data_and_expressions_of_it_when_called():
     data_x = pytensor.shared(np.ones((4, 2), "float32"))
     data_y = pytensor.shared(np.arange(4, dtype="float32"))
     step = compile_step({x: data_x, y: pt.cast(data_y, "int32")}, 2,
-                        [pt.sum(x), pt.sum(y)], [])
+                        [pt.sum(x), pt.sum(y)], [], "py")
     assert [float(v) for v in step(1)] == [4, 5]
     data_x.set_value(np.full((4, 2), 2, "float32"))
     data_y.set_value(np.arange(4, 8, dtype="float32"))
@@ -50,7 +50,7 @@ def test_step_reads_the_shared_data_and_expressions_of_it_when_called():
 
 def test_numpy_arrays_are_data_too():
     x = pt.matrix("x")
-    step = compile_step({x: _data(6)}, 4, pt.sum(x), [])
+    step = compile_step({x: _data(6)}, 4, pt.sum(x), [], "py")
     assert float(step(1)) == _data(6)[4:].sum()
 
 
@@ -79,7 +79,7 @@ def test_bad_arguments_say_what_was_expected(data, batch_size, match):
     }
     data = cases.get(data, data) if isinstance(data, str) else data
     with pytest.raises(ValueError, match=match):
-        compile_step(data, batch_size, pt.sum(x) + pt.sum(y) * 0, [])
+        compile_step(data, batch_size, pt.sum(x) + pt.sum(y) * 0, [], "py")
 
 
 def test_training_matches_the_tutorials_givens_function():
@@ -90,41 +90,16 @@ def test_training_matches_the_tutorials_givens_function():
         da = _dA()
         cost, updates = da.get_cost_updates(0.3, 0.1)
         if use_step:
-            run = compile_step({da.x: data}, 10, cost, updates)
+            run = compile_step({da.x: data}, 10, cost, updates, "py")
         else:
             index = pt.lscalar()
-            run = pytensor.function([index], cost, updates=updates,
+            run = pytensor.function([index], cost, updates=updates, mode="FAST_COMPILE",
                                     givens={da.x: data[index * 10:(index + 1) * 10]})
         costs = [float(run(i % 4)) for i in range(12)]
         runs.append((costs, [p.get_value() for p in da.params]))
     np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-5)
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_daes_numba_mode_trains_like_pytensors_own():
-    """Same seed, same steps: dae's kernels (BLAS, sigmoid, softplus) agree with PyTensor's."""
-    data = pytensor.shared(_data(60, 30))
-    params = {}
-    for mode in ("numba", "plain_numba"):
-        da = _dA(d=30, h=7)
-        cost, updates = da.get_cost_updates(0.3, 0.1)
-        step = compile_step({da.x: data}, 7, cost, updates, mode)  # last minibatch: 4 rows
-        fit(step, step.n_steps, 3)
-        params[mode] = [p.get_value() for p in da.params]
-    for a, b in zip(params["numba"], params["plain_numba"]):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-def test_the_dA_step_uses_the_fast_kernels():
-    """The SGD update is two in-place gemms on W; sigmoid and softplus are dae's."""
-    da = _dA(d=30, h=7)
-    cost, updates = da.get_cost_updates(0.3, 0.1)
-    step = compile_step({da.x: pytensor.shared(_data(20, 30))}, 10, cost, updates)
-    ops = [str(node.op) for node in step.function.maker.fgraph.toposort()]
-    assert ops.count("Gemm{inplace}") == 2, ops
-    assert not any("sigmoid" in op or "softplus" in op for op in ops), ops
-    assert any("exp_neg_abs" in op for op in ops), ops
 
 
 # -- fit ------------------------------------------------------------------------------------
@@ -150,85 +125,6 @@ def test_fit_raises_diverged_and_keeps_earlier_epochs():
 
 
 # -- dae's Numba mode -------------------------------------------------------------------------
-def test_mode_names():
-    numba_mode = get_mode("numba")
-    assert type(numba_mode.linker).__name__ == "BlasNumbaLinker"
-    assert get_mode("plain_numba") == "NUMBA"
-    assert get_mode("c") == "CVM"  # PyTensor's FAST_RUN would be Numba again
-    with pytest.raises(ValueError, match="unknown compile mode"):
-        get_mode("fortran")
-
-
-def test_import_dae_does_not_import_numba():
-    code = "import sys, dae; print('numba' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-def _layouts(a):
-    """``a``'s values as C, Fortran, column-strided and negatively strided arrays."""
-    wide = np.zeros((a.shape[0], 2 * a.shape[1]), a.dtype)
-    wide[:, ::2] = a
-    return [np.ascontiguousarray(a), np.asfortranarray(a), wide[:, ::2], a[::-1].copy()[::-1]]
-
-
-def test_gemm_kernel_handles_every_layout_shape_and_scale():
-    from dae._numba_kernels import gemm_into
-
-    # One signature, arrays of any layout: the kernel reads the strides at run time.
-    @numba.njit("void(float32, float32[:, :], float32[:, :], float32, float32[:, ::1])")
-    def call(alpha, x, y, beta, out):
-        gemm_into(alpha, x, y, beta, out)
-
-    rng = np.random.default_rng(0)
-    for m, k, n in itertools.product([0, 1, 3], [0, 1, 4], [1, 5]):
-        a = rng.standard_normal((m, k)).astype("float32")
-        b = rng.standard_normal((k, n)).astype("float32")
-        for x, y in itertools.product(_layouts(a), _layouts(b)):
-            for alpha, beta in [(1, 0), (-0.5, 1), (2, 0.5)]:
-                out = rng.standard_normal((m, n)).astype("float32")
-                expected = alpha * (a @ b) + beta * out
-                if beta == 0:
-                    out[...] = np.nan  # BLAS's beta = 0 ignores out, NaN included
-                call(np.float32(alpha), x, y, np.float32(beta), out)
-                np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5,
-                                           err_msg=f"{(m, k, n)} {x.strides} {y.strides}")
-
-
-def test_products_of_transposes_slices_and_vectors_match_python_mode():
-    a, b = pt.matrix("a"), pt.matrix("b")
-    v = pt.vector("v")
-    outputs = [pt.dot(a, b.T), pt.dot(a.T[:, ::2], b[::2]) * 3.0, pt.dot(a, v), pt.dot(v, b.T),
-               1.5 * a + pt.dot(a, b.T[:, :4]) * 0.5, pt.outer(v, v)]
-    inputs = [a, b, v]
-    rng = np.random.default_rng(1)
-    values = [rng.standard_normal((6, 4)).astype("float32"),
-              rng.standard_normal((6, 4)).astype("float32"),
-              rng.standard_normal(4).astype("float32")]
-    fast = pytensor.function(inputs, outputs, mode=get_mode("numba"))(*values)
-    slow = pytensor.function(inputs, outputs, mode="FAST_COMPILE")(*values)
-    for f, s in zip(fast, slow):
-        np.testing.assert_allclose(f, s, rtol=1e-5, atol=1e-5)
-
-
-def test_sigmoid_and_softplus_are_exact_for_every_float32():
-    x = pt.vector("x")
-    f = pytensor.function([x], [pt.sigmoid(x), pt.softplus(x)], mode=get_mode("numba"))
-    values = np.concatenate([np.linspace(-120, 120, 200001), [0, -0.0, 1e-30, -1e-30, 88.7, -88.7,
-                                                               -103.9, 1e4, -1e4]]).astype("float32")
-    sigmoid, softplus = f(values)
-    exact = values.astype("float64")
-    expected_sigmoid = np.exp(-np.logaddexp(0, -exact))
-    expected_softplus = np.logaddexp(0, exact)
-    for got, want in ((sigmoid, expected_sigmoid), (softplus, expected_softplus)):
-        assert got.dtype == np.float32
-        normal = np.abs(want) > np.finfo(np.float32).tiny
-        ulps = np.abs(got[normal] - want[normal]) / np.spacing(np.abs(want[normal]).astype("float32"))
-        assert ulps.max() <= 4, ulps.max()
-        assert np.all(np.abs(got[~normal] - want[~normal]) <= np.finfo(np.float32).tiny)
-    special = f(np.array([np.inf, -np.inf, np.nan], "float32"))
-    np.testing.assert_array_equal(special[0], [1, 0, np.nan])
-    np.testing.assert_array_equal(special[1], [np.inf, 0, np.nan])
 
 
 # -- Ctrl-C and the history -------------------------------------------------------------------
