@@ -19,6 +19,8 @@ minibatch, f the hidden activation)::
     (8) cost = -(1/B) sum_{x in batch} ELBO(x)
     (9) log w_i = log p(x|z_i) + log N(z_i; 0, I) - log q(z_i|x),  z_i ~ q(z|x)
         L_k(x) = logsumexp_i(log w_i) - log k  <=  log p(x)   (IWAE bound, k samples)
+    (10) cost_beta = -(1/B) sum_x [log p(x|z) - beta KL]     beta-VAE (Higgins et al. 2017)
+    (11) cost_K = -(1/B) sum_x L_K(x)                         IWAE (Burda et al. 2016)
 
 Sums and means, and why:
 
@@ -199,20 +201,41 @@ class VAE:
         """x_bin ~ Bernoulli(x), drawn afresh at each call of the compiled function."""
         return pt.cast(self.theano_rng.uniform(x.shape, dtype=self.dtype) < x, self.dtype)
 
-    def get_cost(self, binarize=False):
-        """Eq. (8) on ``self.x``; with ``binarize=True`` on a fresh binarization of it."""
-        x = self.binarize(self.x) if binarize else self.x
-        return -pt.mean(self.elbo(x))
+    def get_cost(self, binarize=False, beta=1.0, iwae=None):
+        """Eq. (8) on ``self.x``; with ``binarize=True`` on a fresh binarization of it.
 
-    def get_cost_updates(self, learning_rate, update_rule="adam", binarize=False, **rule_args):
-        """Cost (8) and the updates of one step of ``update_rule`` (Adam by default).
+        ``beta`` weighs the KL term, eq. (10): above 1 it trades reconstruction for a
+        posterior closer to the prior (more disentangled, blurrier), and the cost is
+        then no longer a bound on -log p(x). ``iwae=K`` trains on the IWAE bound
+        instead, eq. (11), with K samples per example (K = 1 is the ELBO with a
+        sampled KL); it takes beta = 1.
+        """
+        x = self.binarize(self.x) if binarize else self.x
+        if iwae is not None:
+            if beta != 1:
+                raise ValueError(f"beta={beta!r} with iwae={iwae!r}: the IWAE bound has no KL term to "
+                                 "weigh; use one or the other")
+            return -pt.mean(self.iwae_bound(x, positive_int(iwae, "iwae (samples K)")))
+        if beta == 1:
+            return -pt.mean(self.elbo(x))  # the same graph as before beta existed
+        beta = float(beta)
+        if not (np.isfinite(beta) and beta >= 0):
+            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}; 1 is the plain VAE")
+        mu, log_var = self.get_encoder(x)
+        log_px = self.log_likelihood(x, self.get_decoder_logits(self.sample_latent(mu, log_var)))
+        return -pt.mean(log_px - np.asarray(beta, self.dtype) * self.kl(mu, log_var))
+
+    def get_cost_updates(self, learning_rate, update_rule="adam", binarize=False, beta=1.0,
+                         iwae=None, **rule_args):
+        """Cost (8), or (10) with ``beta``, or (11) with ``iwae=K`` (see :meth:`get_cost`),
+        and the updates of one step of ``update_rule`` (Adam by default).
 
         Returns ``(cost, updates)``; updates hold the parameters' new values and
         the random state's (eps of eq. (3), and the binarization when
         ``binarize=True``: dynamic binarization, a fresh x_bin ~ Bernoulli(x) at
         every step), so a seed reproduces a run exactly.
         """
-        cost = self.get_cost(binarize)
+        cost = self.get_cost(binarize, beta=beta, iwae=iwae)
         rule = update_rules.get_rule(update_rule)
         updates = rule(cost, self.params, learning_rate, **rule_args)
         return cost, updates + self.theano_rng.updates()

@@ -171,3 +171,177 @@ def classification_error(model, x, y, batch_size=1000, mode=None):
     wrong = pt.sum(pt.neq(model.logLayer.y_pred, model.y))
     f = pytensor.function([model.x, model.y], wrong, mode=get_mode(mode))
     return _batched_sum(f, [x, y.astype(model.y.dtype)], batch_size) / len(x)
+
+
+# -- features, the contractive autoencoder's analysis, linear probes ----------------------------
+# For a one-layer encoder y = f(x W + b), f elementwise (every dae autoencoder:
+# sigmoid units, or none for dae.linear), with a = x W + b (Rifai et al. 2011):
+#
+#   (J1) J_f(x) = d y / d x = diag(f'(a)) W^T              (n_hidden, n_visible)
+#   (J2) ||J_f(x)||_F^2 = sum_j f'(a_j)^2 sum_i W_ij^2
+#   (J3) sigma_1(x) >= sigma_2(x) >= ...                   J_f(x)'s singular values: the
+#        directions around x that the code still follows, and how strongly
+#   (J4) r(x, x') = ||f(x) - f(x')|| / ||x - x'||          the contraction ratio; as
+#        ||x - x'|| -> 0 along u it tends to ||J_f(x) u||
+#
+# f'(a) is computed as the derivative of y along b in the direction (1, ..., 1):
+# row by row that is f'(a), whatever f is, with no Jacobian tensor built.
+
+def encode(model, x, batch_size=1000, mode=None):
+    """The frozen features of each row of ``x``: float32 array (n, n_features).
+
+    An autoencoder's hidden values y (eq. 2 of :mod:`dae.base`), an SdA's top
+    sigmoid layer (eq. 1 of :mod:`dae.SdA`), a VAE's posterior mean mu (eq. 2 of
+    :mod:`dae.VAE`).
+    """
+    return _encoder(model, mode)(x, batch_size)
+
+
+def _encoder(model, mode):
+    """``encode`` compiled once: a function ``(x, batch_size) -> features``."""
+    if hasattr(model, "sigmoid_layers"):
+        xs, features = model.x, model.sigmoid_layers[-1].output
+        n_in = model.n_ins
+    else:
+        xs = pt.matrix("x", dtype=model.dtype)
+        features = model.get_encoder(xs)[0] if hasattr(model, "get_encoder") \
+            else model.get_hidden_values(xs)
+        n_in = model.n_visible
+    f = pytensor.function([xs], features, mode=get_mode(mode))
+
+    def run(x, batch_size=1000):
+        x = _rows(x, n_in, xs.dtype)
+        batch_size = positive_int(batch_size, "batch_size")
+        return np.concatenate([f(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return run
+
+
+def _slopes(model, x, batch_size, mode):
+    """f'(a) of (J1) for each row of ``x``: float64 (n, n_hidden)."""
+    from pytensor.gradient import pushforward
+
+    x = _rows(x, model.n_visible, model.dtype)
+    xs = pt.matrix("x", dtype=model.dtype)
+    slope = pushforward(model.get_hidden_values(xs), model.b, pt.ones_like(model.b))
+    f = pytensor.function([xs], slope, mode=get_mode(mode))
+    batch_size = positive_int(batch_size, "batch_size")
+    return np.concatenate([f(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).astype(np.float64)
+
+
+def encoder_jacobians(model, x, mode=None):
+    """(J1) at each row of ``x``: float64 array (n, n_hidden, n_visible).
+
+    model : a one-layer autoencoder (dA, cA, sA, :class:`dae.linear.LinearAutoencoder`).
+    Memory grows as n * n_hidden * n_visible: pass a few points at a time.
+    """
+    slopes = _slopes(model, x, len(x), mode)
+    return slopes[:, :, None] * model.W.get_value().T.astype(np.float64)[None]
+
+
+def jacobian_norms(model, x, batch_size=1000, mode=None):
+    """(J2): ||J_f(x)||_F for each row of ``x``, float64 (n,). The cA's training
+    penalty is the mean of its square (eq. 5 of :mod:`dae.cA`)."""
+    column_norms = np.sum(model.W.get_value().astype(np.float64) ** 2, axis=0)
+    return np.sqrt(np.sum(_slopes(model, x, batch_size, mode) ** 2 * column_norms, axis=1))
+
+
+def jacobian_spectrum(model, x, batch_size=50, mode=None):
+    """(J3) averaged over the rows of ``x``: float64 (min(n_hidden, n_visible),), largest first.
+
+    Rifai et al. (2011, fig. 3): a contractive encoder's spectrum falls off
+    fastest, keeping a few large values (the directions along the data's
+    manifold) and contracting the rest.
+    """
+    x = _rows(x, model.n_visible, model.dtype)
+    total = 0
+    for i in range(0, len(x), positive_int(batch_size, "batch_size")):
+        total = total + np.linalg.svd(encoder_jacobians(model, x[i:i + batch_size], mode),
+                                      compute_uv=False).sum(axis=0)
+    return total / len(x)
+
+
+def contraction_ratios(model, x, x_prime, batch_size=1000, mode=None):
+    """(J4) for each pair of rows: float64 (n,). Rows of ``x`` and ``x_prime`` must differ."""
+    return _ratios(model, _encoder(model, mode), x, x_prime, batch_size)
+
+
+def _ratios(model, encoder, x, x_prime, batch_size):
+    x, x_prime = _rows(x, model.n_visible, model.dtype), _rows(x_prime, model.n_visible, model.dtype, "x_prime")
+    if x.shape != x_prime.shape:
+        raise ValueError(f"x and x_prime must have the same shape, got {x.shape} and {x_prime.shape}")
+    distance = np.linalg.norm(x.astype(np.float64) - x_prime, axis=1)
+    if np.any(distance == 0):
+        raise ValueError("some rows of x_prime equal those of x: the ratio needs distinct points")
+    codes = [encoder(a, batch_size).astype(np.float64) for a in (x, x_prime)]
+    return np.linalg.norm(codes[0] - codes[1], axis=1) / distance
+
+
+def contraction_curve(model, x, radii, seed=0, batch_size=1000, mode=None):
+    """The mean contraction ratio (J4) at each distance in ``radii``: float64 (len(radii),).
+
+    x' = x + r u with u uniform on the unit sphere of R^n_visible, one direction
+    per row of ``x`` and radius, drawn from ``numpy.random.default_rng(seed)``
+    (the points x' are not clipped to [0, 1]): Rifai et al.'s (2011, fig. 4)
+    isotropic perturbations. A contractive encoder's ratio is lowest near the
+    data and rises with r.
+    """
+    x = _rows(x, model.n_visible, model.dtype)
+    generator, encoder = np.random.default_rng(seed), _encoder(model, mode)
+    curve = []
+    for r in radii:
+        if not r > 0:
+            raise ValueError(f"radii must be positive distances, got {r!r}")
+        u = generator.standard_normal(x.shape)
+        u /= np.linalg.norm(u, axis=1, keepdims=True)
+        curve.append(_ratios(model, encoder, x, x + r * u, batch_size).mean())
+    return np.asarray(curve)
+
+
+def linear_probe(train, valid, test, l2=(1e-2, 1e-3, 1e-4), max_iter=300, mode=None, callback=None):
+    """A multinomial logistic regression on frozen features; the L2 weight chosen on validation.
+
+    ``train``, ``valid``, ``test`` : pairs (features (n, d), int labels (n,)),
+    e.g. ``(encode(model, x), y)``. Each feature is standardized with the
+    training split's mean and standard deviation (a constant feature is only
+    centred), so one grid of weights suits pixels, sigmoid codes and posterior
+    means alike. For each weight lambda, largest first, each fit starting from
+    the last one's weights, full-batch L-BFGS (:func:`dae.optimize.lbfgs`)
+    minimizes
+
+        -mean_i log softmax(x_i W + b)_{y_i} + lambda / 2 ||W||_F^2;
+
+    the weight with the lowest validation error is kept and only its test error
+    is reported. ``callback(l2, record)`` sees each L-BFGS iteration.
+
+    Returns ``{"l2", "train_error", "valid_error", "test_error", "by_l2": {l2: valid_error}}``.
+    """
+    from dae.config import floatX, scalar
+    from dae.layers import LogisticRegression
+    from dae.optimize import lbfgs
+
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = [
+        (np.asarray(x, dtype=np.float64), np.asarray(y)) for x, y in (train, valid, test)]
+    mean, sd = train_x.mean(axis=0), train_x.std(axis=0)
+    sd[sd < 1e-8] = 1.0
+    splits = [((x - mean) / sd).astype(floatX()) for x in (train_x, valid_x, test_x)]
+    n_classes = int(max(y.max() for y in (train_y, valid_y, test_y))) + 1
+    xs, ys = pt.matrix("features", dtype=floatX()), pt.ivector("y")
+    probe = LogisticRegression(xs, splits[0].shape[1], n_classes)
+    probe.x = xs
+    predict = pytensor.function([xs], probe.y_pred, mode=get_mode(mode))
+
+    def error(x, y):
+        return float(np.mean(predict(x) != y))
+
+    by_l2, best = {}, None
+    for value in sorted(l2, reverse=True):
+        cost = probe.negative_log_likelihood(ys) + scalar(value, floatX()) * pt.sum(pt.sqr(probe.W)) / 2
+        lbfgs(probe, cost, {xs: splits[0], ys: train_y.astype("int32")}, max_iter=max_iter, mode=mode,
+              callback=None if callback is None else (lambda record, v=value: callback(v, record)))
+        by_l2[value] = error(splits[1], valid_y)
+        if best is None or by_l2[value] < best[1]:
+            best = (value, by_l2[value], [p.get_value() for p in probe.params])
+    for p, value in zip(probe.params, best[2]):
+        p.set_value(value)
+    return {"l2": best[0], "train_error": error(splits[0], train_y), "valid_error": best[1],
+            "test_error": error(splits[2], test_y), "by_l2": by_l2}

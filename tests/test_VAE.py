@@ -254,6 +254,80 @@ def test_experiment_writes_pictures_and_results(mnist, monkeypatch, tmp_path, ca
     assert results["test_nll"] < -results["test_elbo"], results
 
 
+# -- the beta-VAE and IWAE training objectives, eqs. (10) and (11) ---------------------------------
+def _cost_value(seed, x, **options):
+    """The training cost of a fresh model drawn from ``seed`` (same weights, same eps)."""
+    model = _vae(seed, dtype="float64")
+    cost = model.get_cost(**options)
+    f = pytensor.function([model.x], cost, updates=model.theano_rng.updates(), mode=PY)
+    return f(x)
+
+
+def test_beta_weighs_the_kl_term_linearly_and_beta_one_is_the_elbo():
+    """c(beta) = -log p(x|z) + beta KL with the same draws: c(2) - c(0) = 2 (c(1) - c(0)),
+    where c(1) is the unchanged ELBO graph and c(0), c(2) the beta graph."""
+    x = (np.random.default_rng(0).random((6, 12)) < 0.5).astype("float64")
+    c0, c1, c2 = (_cost_value(3, x, beta=beta) for beta in (0.0, 1.0, 2.0))
+    assert c1 - c0 > 0.1  # the KL term is there to weigh
+    assert c2 - c0 == pytest.approx(2 * (c1 - c0), rel=1e-10)
+    assert c1 == _cost_value(3, x)  # the default is the ELBO, drawn identically
+
+
+def test_the_iwae_cost_is_a_tighter_bound_than_the_elbo_on_average():
+    """E[-L_K] <= E[-ELBO] (Burda et al. 2016, theorem 1), here over 300 draws; K = 1 is the
+    ELBO with a sampled KL, the same expectation as the analytic one."""
+    model = _vae(5, dtype="float64")
+    x = (np.random.default_rng(1).random((4, 12)) < 0.5).astype("float64")
+    costs = {}
+    for name, options in (("elbo", {}), ("k1", {"iwae": 1}), ("k20", {"iwae": 20})):
+        f = pytensor.function([model.x], model.get_cost(**options),
+                              updates=model.theano_rng.updates(), mode=PY)
+        draws = np.array([f(x) for _ in range(300)])
+        costs[name] = (draws.mean(), draws.std() / np.sqrt(len(draws)))
+    assert costs["k20"][0] < costs["elbo"][0] - 5 * costs["elbo"][1]
+    assert abs(costs["k1"][0] - costs["elbo"][0]) < 5 * np.hypot(costs["k1"][1], costs["elbo"][1])
+
+
+def test_training_on_the_iwae_bound_raises_it():
+    model = _vae(2)
+    x = (np.random.default_rng(2).random((40, 12)) < 0.3).astype("float32")
+    cost, updates = model.get_cost_updates(0.01, iwae=5)
+    step = compile_step({model.x: x}, 10, cost, updates, PY)
+    history = fit(step, step.n_steps, 30)
+    assert history[-1]["cost"] < history[0]["cost"] - 1
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"beta": 2.0, "iwae": 5}, "no KL term to weigh"),
+    ({"beta": -1.0}, "beta must be a finite number >= 0"),
+    ({"beta": float("nan")}, "beta must be a finite number >= 0"),
+    ({"iwae": 0}, "iwae"),
+])
+def test_bad_objectives_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        _vae().get_cost(**options)
+
+
+def test_experiment_flags_beta_and_iwae(monkeypatch, tmp_path, capsys):
+    from dae import cli
+
+    gen = np.random.default_rng(0)
+    splits = [(gen.random((m, 784), dtype=np.float32), gen.integers(0, 10, m)) for m in (40, 20, 20)]
+    monkeypatch.setattr("dae.data.load_mnist", lambda *args, **kwargs: splits)
+    tiny = ["--hidden", "8", "--latent", "2", "--epochs", "1", "--k", "3", "--batch-size", "20",
+            "--mode", "py", "--quiet"]
+    for flags, said in ((["--beta", "4"], "-(log p(x|z) - 4 KL) (beta-VAE)"),
+                        (["--iwae", "3"], "-L_3 (IWAE bound, 3 samples)")):
+        out = tmp_path / flags[0][2:]
+        assert cli.main(["train", "vae", *tiny, *flags, "--output-dir", str(out)]) == 0
+        assert said in capsys.readouterr().out
+        saved = json.loads((out / "results.json").read_text())["flags"][flags[0][2:]]
+        assert float(saved) == float(flags[1])
+    assert cli.main(["train", "vae", *tiny, "--beta", "2", "--iwae", "3",
+                     "--output-dir", str(tmp_path / "both")]) == 1
+    assert "no KL term to weigh" in capsys.readouterr().err
+
+
 def test_repr_names_the_hyperparameters_that_rebuild_the_model():
     vae = VAE(np.random.RandomState(0), n_visible=9, hidden_layers_sizes=[4], n_latent=2)
     assert repr(vae) == ("VAE(n_visible=9, hidden_layers_sizes=[4], n_latent=2, output='bernoulli', "

@@ -21,6 +21,12 @@ sum_j Var(y_j) / (2 * 100 * rho * (1 - rho)), up to 1 for 196 units that are
 either off or on: after the default run the KL printed per epoch is 1.20 and
 the KL over the whole training set, printed at the end, 0.78.
 
+``--optimizer lbfgs`` trains as UFLDL did instead: L-BFGS on the cost of the
+whole training set (:mod:`dae.optimize`), in rounds of ``--lbfgs-iterations``
+that are the run's epochs (a checkpoint after each; a round starts its
+curvature estimate afresh); the KL term then reads the whole set's mean
+activation, as UFLDL's does.
+
 Each epoch prints the cost, the KL term (sum_j KL(rho || rho^_j), before beta),
 the mean hidden activation and the seconds; at the end, the mean activation
 (which should lie near rho) and the KL term over the whole training set. It
@@ -59,9 +65,18 @@ def run(args, report):
         cost, hidden = sa.get_cost(sparsity_target=args.sparsity_target,
                                    sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay)
         monitors = [cost, sa.kl_divergence(hidden, args.sparsity_target), pt.mean(hidden)]
-        step = compile_step({sa.x: train_x}, args.batch_size, monitors,
-                            sa.updates_for(cost, args.learning_rate, args.update_rule), args.mode)
-        session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"))
+        if args.optimizer == "lbfgs":
+            from dae.optimize import LBFGSStep
+
+            # an epoch is a round of L-BFGS on the whole set; the monitors are full-batch
+            step = LBFGSStep(sa, cost, images.x, iterations=args.lbfgs_iterations,
+                             monitors=monitors, mode=args.mode)
+            session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"),
+                        state=[])
+        else:
+            step = compile_step({sa.x: train_x}, args.batch_size, monitors,
+                                sa.updates_for(cost, args.learning_rate, args.update_rule), args.mode)
+            session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"))
         full = sa.get_hidden_values(train_x)
         activation, kl = pytensor.function(
             [], [pt.mean(full), sa.kl_divergence(full, args.sparsity_target)],
@@ -90,6 +105,12 @@ def add_flags(p):
     p.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
     p.add_argument("--epochs", type=positive_int, default=30, help="training epochs (default 30)")
     p.add_argument("--update-rule", choices=sorted(RULES), default="sgd", help="update rule (default sgd)")
+    p.add_argument("--optimizer", choices=("sgd", "lbfgs"), default="sgd",
+                   help="minibatch steps of --update-rule (default), or full-batch L-BFGS as UFLDL "
+                        "trained it (dae.optimize), where an epoch is --lbfgs-iterations "
+                        "iterations: UFLDL's 400 are --epochs 8")
+    p.add_argument("--lbfgs-iterations", type=positive_int, default=50,
+                   help="L-BFGS iterations per epoch, each epoch checkpointed (default 50)")
     p.add_argument("--n-hidden", type=positive_int, default=196, help="hidden units (default 196)")
     p.add_argument("--sparsity-target", type=open_fraction, default=0.1,
                    help="rho, each hidden unit's target mean activation, in (0, 1) (default 0.1)")

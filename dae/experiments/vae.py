@@ -32,14 +32,17 @@ import json
 
 import numpy as np
 
-from dae.experiments.common import (add_common_flags, non_negative_int, positive_float,
-                                    positive_int, start_session)
+from dae.experiments.common import (UserError, add_common_flags, non_negative_float,
+                                    non_negative_int, positive_float, positive_int, start_session)
 
 HELP = "variational autoencoder on binarized MNIST: ELBO, importance-sampled NLL, samples"
 
 
 def run(args, report):
     with start_session(args, "vae", report, may_change=("epochs", "mode", "k")) as session:
+        if args.iwae is not None and args.beta != 1:
+            raise UserError(f"--beta {args.beta:g} with --iwae {args.iwae}: the IWAE bound has no "
+                            "KL term to weigh; give one or the other")
         import pytensor
 
         from dae.config import floatX
@@ -60,7 +63,8 @@ def run(args, report):
         model = VAE(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_visible=train_x.shape[1],
                     hidden_layers_sizes=args.hidden, n_latent=args.latent, activation=args.activation)
         learning_rate = pytensor.shared(np.asarray(args.learning_rate, floatX()), name="learning_rate")
-        cost, updates = model.get_cost_updates(learning_rate, update_rule="adam", binarize=True)
+        cost, updates = model.get_cost_updates(learning_rate, update_rule="adam", binarize=True,
+                                               beta=args.beta, iwae=args.iwae)
         step = compile_step({model.x: pytensor.shared(train_x, borrow=True)}, args.batch_size, cost,
                             updates, args.mode)
         # Reseeded at every call, so a validation ELBO depends on the weights only
@@ -69,8 +73,8 @@ def run(args, report):
         evaluator = Evaluator(model, seed=args.eval_seed, mode=args.mode)
         report.line(f"VAE {'-'.join(map(str, [model.n_visible] + model.hidden_layers_sizes + [model.n_latent]))}"
                     f" ({args.activation}), Adam lr {args.learning_rate:g} x {args.lr_decay:g}/epoch, "
-                    f"batch {args.batch_size}, {args.epochs} epochs; cost = -ELBO on dynamically "
-                    f"binarized batches, valid ELBO on the validation set {once}")
+                    f"batch {args.batch_size}, {args.epochs} epochs; cost = {_objective(args)} on "
+                    f"dynamically binarized batches, valid ELBO on the validation set {once}")
 
         def on_epoch(record):
             record["valid_elbo"] = float(evaluator.elbo(valid_bin).mean())
@@ -128,6 +132,12 @@ def run(args, report):
     return 0
 
 
+def _objective(args):
+    if args.iwae is not None:
+        return f"-L_{args.iwae} (IWAE bound, {args.iwae} samples)"
+    return "-ELBO" if args.beta == 1 else f"-(log p(x|z) - {args.beta:g} KL) (beta-VAE)"
+
+
 def add_flags(p):
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 512],
                    help="encoder hidden layer sizes; the decoder mirrors them (default 512 512)")
@@ -139,6 +149,12 @@ def add_flags(p):
                    help="learning rate factor after each epoch (default 0.98; 1 keeps it constant)")
     p.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
     p.add_argument("--epochs", type=positive_int, default=100, help="training epochs (default 100)")
+    p.add_argument("--beta", type=non_negative_float, default=1.0,
+                   help="weight of the KL term in the training cost (default 1: the VAE; "
+                        "above 1 a beta-VAE)")
+    p.add_argument("--iwae", type=positive_int, default=None, metavar="K",
+                   help="train on the importance-weighted bound with K samples (Burda et al. "
+                        "2016) instead of the ELBO (default: the ELBO)")
     p.add_argument("--k", type=positive_int, default=1000,
                    help="importance samples for the test NLL (default 1000)")
     p.add_argument("--eval-seed", type=non_negative_int, default=0,
