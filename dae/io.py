@@ -40,7 +40,8 @@ FORMAT_VERSION = 1
 
 #: The classes a model file may name, and the module defining each. Nothing
 #: else is ever imported or called on load.
-REGISTRY = {"dA": "dae.dA", "cA": "dae.cA", "sA": "dae.sA", "SdA": "dae.SdA", "VAE": "dae.VAE"}
+REGISTRY = {"dA": "dae.dA", "cA": "dae.cA", "sA": "dae.sA", "SdA": "dae.SdA", "VAE": "dae.VAE",
+            "LinearAutoencoder": "dae.linear"}
 
 META_KEY = "meta"
 

@@ -270,3 +270,21 @@ def test_sda_script_reports_mismatched_flags_in_one_line(tmp_path, capsys, monke
     assert err.strip() == ("train_SdA.py: error: --corruption-levels has 1 values for 2 "
                            "--hidden-layers; give one per layer")
     assert not (tmp_path / "out").exists()
+
+
+def test_sda_without_pretraining_fine_tunes_from_the_initial_weights(tiny_mnist, tmp_path, capsys):
+    flags = [*SDA]
+    flags[flags.index("--pretraining-epochs") + 1] = "0"
+    status, out, _ = _train(capsys, "SdA", tmp_path, *flags)
+    assert status == 0 and not [line for line in out.splitlines() if line.startswith("pretrain")]
+    assert {r["stage"] for r in _records(tmp_path)} == {"finetune"}
+
+
+def test_da_corruption_type_reaches_the_model(tiny_mnist, tmp_path, capsys):
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).random((30, 4, 4)).astype(np.float32))
+    status, _, _ = _train(capsys, "dA", tmp_path / "run", "--data", str(data), "--n-hidden", "3",
+                          "--epochs", "1", "--corruption", "0.2", "--corruption-type", "gaussian",
+                          *FAST)
+    assert status == 0
+    assert io.load(tmp_path / "run" / "dA_corruption_20.npz").corruption == "gaussian"

@@ -46,6 +46,7 @@ OTHER_MODELS = {  # every class io.REGISTRY names but the dA, built small
     "sA": dict(n_visible=12, n_hidden=5),
     "SdA": dict(n_ins=12, hidden_layers_sizes=[6, 4], n_outs=3, corruption_levels=[0.1, 0.2]),
     "VAE": dict(n_visible=12, hidden_layers_sizes=[6], n_latent=2),
+    "LinearAutoencoder": dict(n_visible=12, n_hidden=5),
 }
 
 

@@ -16,8 +16,8 @@ rewritten at each new best so it is there even while the run goes on.
 """
 import numpy as np
 
-from dae.experiments.common import (UserError, add_common_flags, fraction, positive_float,
-                                    positive_int, start_session)
+from dae.experiments.common import (UserError, add_common_flags, fraction, non_negative_int,
+                                    positive_float, positive_int, start_session)
 
 HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (the tutorial's experiment)"
 
@@ -72,7 +72,7 @@ class LayerStep:
 def pretrain(session, sda, train_x, args, report):
     stages = [f"pretrain_{i}" for i in range(sda.n_layers)]
     todo = [i for i, stage in enumerate(stages) if not session.done(stage)]
-    if not todo:
+    if not todo or args.pretraining_epochs == 0:
         return
     functions = sda.pretraining_functions(train_x, args.pretrain_batch_size or args.batch_size,
                                           args.mode)
@@ -164,8 +164,9 @@ def add_flags(p):
                    help="autoencoder each layer is pretrained as (default dA)")
     p.add_argument("--pretrain-lr", type=positive_float, default=0.001,
                    help="pretraining learning rate (default 0.001)")
-    p.add_argument("--pretraining-epochs", type=positive_int, default=15,
-                   help="pretraining epochs per layer (default 15)")
+    p.add_argument("--pretraining-epochs", type=non_negative_int, default=15,
+                   help="pretraining epochs per layer; 0 fine-tunes from the random initial "
+                        "weights (default 15)")
     p.add_argument("--finetune-lr", type=positive_float, default=0.1,
                    help="fine-tuning learning rate (default 0.1)")
     p.add_argument("--training-epochs", type=positive_int, default=1000,

@@ -36,7 +36,8 @@ def run(args, report):
                 continue
             rng = np.random.RandomState(args.seed)
             da = dA(numpy_rng=rng, theano_rng=RandomStreams(rng.randint(2**30)),
-                    n_visible=images.x.shape[1], n_hidden=args.n_hidden)
+                    n_visible=images.x.shape[1], n_hidden=args.n_hidden,
+                    corruption=args.corruption_type)
             cost, updates = da.get_cost_updates(corruption_level=level, learning_rate=args.learning_rate)
             step = compile_step({da.x: train_x}, args.batch_size, cost, updates, args.mode)
             session.fit(stage, da, step, args.epochs)
@@ -66,4 +67,8 @@ def add_flags(p):
     p.add_argument("--n-hidden", type=positive_int, default=500, help="hidden units (default 500)")
     p.add_argument("--corruption", type=fraction, nargs="+", default=[0.0, 0.3],
                    help="one or more corruption levels in [0, 1] (default 0.0 0.3)")
+    p.add_argument("--corruption-type", choices=("mask", "gaussian", "salt_and_pepper"),
+                   default="mask", help="how a level corrupts: the fraction of inputs zeroed "
+                   "(mask, the tutorial's), the noise's standard deviation (gaussian), or the "
+                   "fraction set to 0 or 1 (salt_and_pepper) (default mask)")
     add_common_flags(p, seed=123, output_dir="dA_plots", data=True)
