@@ -40,10 +40,15 @@ def no_state_crosses_a_test():
     floatX, the SIGINT/SIGTERM handlers a Session installs, and the ``theano`` entries of
     sys.modules and sys.meta_path that dae.theano.install adds. Without it a file's tests
     would run in whatever mode the file before it left (they once ran in Python mode after
-    test_SdA.py and in Numba mode alone)."""
+    test_SdA.py and in Numba mode alone).
+
+    Each test starts with Python's own SIGINT handler, whatever pytest was started under: a
+    shell runs a background job (``pytest &``, nohup) with SIGINT ignored, which Python and
+    dae's Ctrl-C handling then respect, and the Ctrl-C tests would fail for that alone."""
     mode, floatx = pytensor.config.mode, pytensor.config.floatX
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     modules, meta_path = _theano_modules(), list(sys.meta_path)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     pytensor.config.mode = mode
     pytensor.config.floatX = floatx
