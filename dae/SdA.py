@@ -59,6 +59,7 @@ class SdA:
     n_outs : int, number of classes
     corruption_levels : sequence of float, one per layer: the dA's corruption
         level; for ``layer_type="cA"`` the contraction level; unused by sA.
+        None: 0.1 for every layer.
     layer_type : {"dA", "cA", "sA"}
         The autoencoder each layer is pretrained as: denoising (the tutorial),
         contractive or sparse.
@@ -73,10 +74,14 @@ class SdA:
     """
 
     def __init__(self, numpy_rng, theano_rng=None, n_ins=784, hidden_layers_sizes=(500, 500),
-                 n_outs=10, corruption_levels=(0.1, 0.1), layer_type="dA"):
+                 n_outs=10, corruption_levels=None, layer_type="dA"):
         n_ins, n_outs = positive_int(n_ins, "n_ins"), positive_int(n_outs, "n_outs")
         sizes = positive_ints(hidden_layers_sizes, "hidden_layers_sizes", example="[1000, 1000]")
-        levels = [float(c) for c in corruption_levels]
+        # The tutorial's default, [0.1, 0.1], never reached its layers (its test_SdA
+        # builds three layers with it and passes each level to the pretraining
+        # functions): here None is 0.1 for every layer, so that call still works.
+        levels = [0.1] * len(sizes) if corruption_levels is None else \
+            [float(c) for c in corruption_levels]
         if not sizes:
             raise ValueError("hidden_layers_sizes is empty: an SdA needs at least one hidden layer")
         if len(levels) != len(sizes):

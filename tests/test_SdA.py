@@ -139,3 +139,9 @@ def test_training_graphs_stay_float32_in_numba_and_train_as_in_python_mode(compi
                                    [slow(i, *args) for i in range(slow.n_steps)], rtol=1e-5)
     for a, b in zip(model.params, py_model.params):
         np.testing.assert_allclose(a.get_value(), b.get_value(), rtol=1e-5, atol=1e-6)
+
+
+def test_the_tutorials_call_without_corruption_levels_builds_every_layer(rng):
+    """test_SdA in the tutorial builds 3 layers and leaves corruption_levels at its default."""
+    sda = SdA(numpy_rng=rng, n_ins=12, hidden_layers_sizes=[6, 5, 4], n_outs=3)
+    assert sda.corruption_levels == [0.1, 0.1, 0.1] and len(sda.dA_layers) == 3
