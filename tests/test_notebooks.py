@@ -54,6 +54,7 @@ def test_notebook_is_committed_without_outputs(name):
     assert "DAE_QUICK" in code[0].source, "the first code cell must say what DAE_QUICK=1 changes"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom_in_a_kernel(name, monkeypatch):
     data = mnist_dir()
@@ -101,6 +102,7 @@ print(len(fit(step, step.n_steps, 1)), all(np.isfinite(p.get_value()).all() for 
 """
 
 
+@pytest.mark.integration
 def test_the_stop_button_stops_training_cleanly_in_a_kernel():
     from jupyter_client.manager import start_new_kernel
 

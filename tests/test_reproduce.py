@@ -20,6 +20,7 @@ def _run(out, *flags):
                           capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(mnist_dir() is None, reason="MNIST not found: set DAE_DATA_DIR")
 def test_quick_report_writes_every_section_and_resumes(tmp_path):
     out = tmp_path / "report"
