@@ -18,12 +18,11 @@ Only W_i, b_i are shared between the two phases: the visible biases b'_i serve
 pretraining only and are not in ``params``.
 """
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
 
 from dae import memory
 from dae.checks import one_of, positive_int, positive_ints
-from dae.config import floatX, get_mode
+from dae.config import floatX
 from dae.layers import HiddenLayer, LogisticRegression
 from dae.random import as_random_streams
 from dae.train import compile_step, n_batches
@@ -136,21 +135,20 @@ class SdA:
         calls make an epoch (the last minibatch may be smaller). Each call
         trains layer i's autoencoder one step (the layers below it only encode).
         For sA layers ``corruption`` is accepted and ignored.
+
+        The tutorial cut the minibatch in the graph (``givens`` with a symbolic
+        slice), which JAX mode refuses; here it is cut in NumPy and passed in,
+        as :func:`dae.train.compile_step` does in every mode.
         """
         batch_size = positive_int(batch_size, "batch_size")
-        index = pt.lscalar("index")
         corruption_level = pt.scalar("corruption", dtype=floatX())
         learning_rate = pt.scalar("lr", dtype=floatX())
-        batch = train_set_x[index * batch_size:(index + 1) * batch_size]
         fns = []
         for i in range(self.n_layers):
             cost, updates = self.pretraining_cost_updates(i, corruption_level, learning_rate)
-            # compile_step takes the minibatch index only; these functions also
-            # take the tutorial's symbolic corruption and learning rate.
-            fn = pytensor.function([index, corruption_level, learning_rate], cost,
-                                   updates=updates, givens={self.x: batch},
-                                   mode=get_mode(mode), on_unused_input="ignore")
-            fns.append(PretrainStep(fn, n_batches(train_set_x, batch_size)))
+            step = compile_step({self.x: train_set_x}, batch_size, cost, updates, mode,
+                                inputs=[corruption_level, learning_rate])
+            fns.append(PretrainStep(step))
         return fns
 
     # -- fine-tuning -----------------------------------------------------------------
@@ -231,22 +229,15 @@ class PretrainStep:
     """``f(index, corruption=0.2, lr=0.1) -> cost``, with ``n_steps`` calls per epoch.
 
     The tutorial gave the defaults with ``theano.In(..., value=...)``; PyTensor 3
-    refuses input defaults, so they live in this wrapper's signature.
+    refuses input defaults, so they live in this wrapper's signature. Attributes:
+    ``function`` (the compiled PyTensor function), ``n_steps``.
     """
 
-    def __init__(self, function, n_steps):
-        self.function, self.n_steps = function, n_steps
-        # The arguments are converted here to the exact types the graph takes, so
-        # PyTensor's per-call input check is skipped: at minibatch 1 it cost ~10%.
-        self._dtypes = [i.type.dtype for i in function.maker.fgraph.inputs[:3]]
-        function.trust_input = True
+    def __init__(self, step):
+        self.step, self.function, self.n_steps = step, step.function, step.n_steps
 
     def __call__(self, index, corruption=0.2, lr=0.1):
-        if not 0 <= index < self.n_steps:
-            raise IndexError(f"minibatch index {index} out of range: this function has "
-                             f"{self.n_steps} minibatches (0 to {self.n_steps - 1})")
-        return self.function(*(np.asarray(v, dtype) for v, dtype in
-                               zip((index, corruption, lr), self._dtypes)))
+        return self.step(index, corruption, lr)
 
 
 class Score:

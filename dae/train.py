@@ -77,7 +77,7 @@ class History(list):
                 f"{metrics}; {seconds:.1f} s)")
 
 
-def compile_step(data, batch_size, outputs, updates, mode=None):
+def compile_step(data, batch_size, outputs, updates, mode=None, inputs=()):
     """Compile one training step over minibatch ``index``: the tutorials' ``train_da(index)``.
 
     Parameters
@@ -93,9 +93,11 @@ def compile_step(data, batch_size, outputs, updates, mode=None):
     outputs : symbolic scalar or list of them (the first is the cost).
     updates : list of (shared, new value) pairs.
     mode : compile mode name (see :func:`dae.config.get_mode`).
+    inputs : more symbolic scalar inputs the graph takes (the SdA tutorial's
+        ``corruption`` and ``lr``), given at each call after the index.
 
-    Returns a :class:`Step`: ``step(index)`` trains on minibatch ``index`` and
-    returns the outputs; ``step.n_steps`` calls make one epoch (see :func:`fit`).
+    Returns a :class:`Step`: ``step(index, *values)`` trains on minibatch
+    ``index`` and returns the outputs; ``step.n_steps`` calls make one epoch (see :func:`fit`).
     Minibatch ``index`` holds rows ``index * batch_size`` up to the next
     multiple, read from the shared variables' current values at each call.
     """
@@ -114,12 +116,12 @@ def compile_step(data, batch_size, outputs, updates, mode=None):
         source.check_batches({min(batch_size, n), n - (math.ceil(n / batch_size) - 1) * batch_size})
     # Fresh inputs stand for the model's (given, not replaced in place), so the
     # model's own variables may be used by other functions too.
-    inputs = [source.var.type() for source in sources]
-    function = pytensor.function(inputs, outputs, updates=updates,
-                                 givens=[(s.var, i) for s, i in zip(sources, inputs)],
+    batches = [source.var.type() for source in sources]
+    function = pytensor.function(batches + list(inputs), outputs, updates=updates,
+                                 givens=[(s.var, i) for s, i in zip(sources, batches)],
                                  mode=get_mode(mode), on_unused_input="ignore")
     function.trust_input = True
-    return Step(function, sources, batch_size, n)
+    return Step(function, sources, batch_size, n, [i.type.dtype for i in inputs])
 
 
 class Step:
@@ -129,18 +131,23 @@ class Step:
     minibatch arrays), ``n_steps`` (calls per epoch), ``batch_size``.
     """
 
-    def __init__(self, function, sources, batch_size, n):
+    def __init__(self, function, sources, batch_size, n, dtypes=()):
         self.function, self.batch_size = function, batch_size
         self.n_steps = math.ceil(n / batch_size)
-        self._sources = sources
+        self._sources, self._dtypes = sources, list(dtypes)
 
-    def __call__(self, index):
+    def __call__(self, index, *values):
         if not 0 <= index < self.n_steps:
             raise IndexError(f"minibatch index {index} out of range: this step has "
                              f"{self.n_steps} minibatches (0 to {self.n_steps - 1})")
+        if len(values) != len(self._dtypes):
+            raise TypeError(f"this step takes the minibatch index and {len(self._dtypes)} more "
+                            f"values, got {len(values)}")
         start = int(index) * self.batch_size
         stop = start + self.batch_size
-        return self.function(*[source.array()[start:stop] for source in self._sources])
+        # trust_input: the extra values are converted here to the exact dtypes
+        return self.function(*[source.array()[start:stop] for source in self._sources],
+                             *(np.asarray(v, dtype) for v, dtype in zip(values, self._dtypes)))
 
 
 class _Source:

@@ -143,10 +143,6 @@ def test_jax_fine_tunes_the_SdA_as_python_mode_does(compiled_steps):
 
 
 @needs_jax
-@pytest.mark.xfail(strict=True, raises=IndexError,
-                   reason="SdA.pretraining_functions cuts the minibatch with a symbolic slice "
-                          "(the tutorial's givens), which JAX refuses: `dae train SdA --mode jax` "
-                          "fails in pretraining (compile_step passes the minibatch in instead)")
 def test_jax_pretrains_the_SdA(compiled_steps):
     _, steps = compiled_steps("SdA", "jax")
     for pretrain in steps[:2]:
