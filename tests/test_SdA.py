@@ -126,8 +126,8 @@ def test_bad_arguments_raise_clear_errors(rng, kwargs, message):
 
 
 def test_training_graphs_stay_float32_in_numba_and_train_as_in_python_mode(compiled_steps):
-    """dae's Numba mode: no float64 in the pretraining (the tutorial's givens slice) and
-    fine-tuning steps, and the same numbers as Python mode, step for step."""
+    """dae's Numba mode: no float64 in the pretraining and fine-tuning steps, and the same
+    numbers as Python mode, step for step."""
     model, steps = compiled_steps("SdA", "numba")
     for step in steps:
         dtypes = {getattr(v.type, "dtype", None) for v in step.function.maker.fgraph.variables}
