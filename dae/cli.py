@@ -280,7 +280,7 @@ def cmd_info(args):
     epochs = training["epochs"]
     say(f"training: {epochs} epoch{'s' * (epochs != 1)} of {training['stage']} (dae train "
         f"{training['experiment']}, {state})")
-    from dae.session import format_metrics
+    from dae.train import format_metrics
     last = [r for r in training.get("history", []) if r.get("stage") == training["stage"]][-1:]
     for r in last:
         say(f"last epoch ({r['epoch']}): {format_metrics(r, ', ')}")

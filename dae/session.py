@@ -55,6 +55,7 @@ import numpy as np
 
 from dae import io
 from dae import train
+from dae.train import format_metrics
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -740,12 +741,6 @@ def _show(value):
     if isinstance(value, (list, tuple)):
         return " ".join(str(v) for v in value)
     return str(value)
-
-
-def format_metrics(record, sep="  "):
-    """``"cost 74.1234  valid_error 0.0213"``: a record's metrics, readable at any scale."""
-    return sep.join(f"{k} {v:.4f}" if abs(v) < 1e5 else f"{k} {v:.4g}" for k, v in record.items()
-                    if k not in ("stage", "epoch", "seconds") and isinstance(v, (int, float)))
 
 
 def _line(record):

@@ -69,12 +69,19 @@ class History(list):
         counts = "" if list(stages) == [None] else ": " + ", ".join(
             f"{stage} {count}" for stage, count in stages.items())
         last = self[-1]
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in last.items()
-                            if k not in ("stage", "epoch", "seconds") and isinstance(v, (int, float)))
+        metrics = format_metrics(last, ", ", spec=".4g")
         where = " ".join(str(w) for w in (last.get("stage"), "epoch", last.get("epoch")) if w is not None)
         seconds = sum(r.get("seconds", 0) for r in self)
         return (f"History({len(self)} epoch{'s' * (len(self) != 1)}{counts}; last {where}: "
                 f"{metrics}; {seconds:.1f} s)")
+
+
+def format_metrics(record, sep="  ", spec=None):
+    """``"cost 74.1234  valid_error 0.0213"``: an epoch record's metrics (not its stage,
+    epoch or seconds), four decimals below 1e5 and four digits above, or ``spec`` for all."""
+    return sep.join(f"{k} {v:{spec or ('.4f' if abs(v) < 1e5 else '.4g')}}"
+                    for k, v in record.items()
+                    if k not in ("stage", "epoch", "seconds") and isinstance(v, (int, float)))
 
 
 def compile_step(data, batch_size, outputs, updates, mode=None, inputs=()):
