@@ -348,7 +348,7 @@ class Session:
             or all that a step without ``.function`` updates.
         keep : objects with ``state_dict()`` (a dict of JSON values and NumPy
             arrays) and ``load_state_dict(d)``, checkpointed with the stage
-            (:class:`dae.stopping.EarlyStopping`, :class:`dae.stopping.BestParams`).
+            (:class:`dae.stopping.EarlyStopping`, the SdA experiment's ``Best``).
         rate : the flag holding this stage's learning rate (named when it diverges).
 
         Returns the records of the epochs run now (a :class:`dae.train.History`).
