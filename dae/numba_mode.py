@@ -159,28 +159,40 @@ class BlasNumbaLinker(NumbaLinker):
 
     def fgraph_convert(self, fgraph, **kwargs):
         import dae._numba_kernels  # noqa: F401  (registers the kernels with PyTensor)
-        return super().fgraph_convert(fgraph, **kwargs)
+        from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+        # The graph's own function and cache key, without the ``*args`` wrapper
+        # PyTensor adds for its cache: jit_compile caches the function itself.
+        return numba_funcify_and_cache_key(fgraph, **kwargs)
 
     def jit_compile(self, fn_and_cache):
-        """The compiled graph behind a function of explicit arguments, not ``*args``.
+        """The graph's generated function, compiled once, as the final function.
 
-        PyTensor's takes ``*args``; Numba then types the argument tuple in
-        Python on every call when it holds a random generator (as every dA step
-        does): 20 us a call against 5 us with named arguments, an eighth of a
-        dA step at batch size 1.
+        PyTensor compiles each graph as two nested functions (three with the
+        named-argument wrapper dae once added), and each level runs LLVM over the
+        whole graph's code again: a cold compile of a dA step took 1.5 times as
+        long as this one (``benchmarks/README.md``). The generated function
+        also takes one named argument per input where PyTensor's final one
+        takes ``*args``, for which Numba types an argument tuple holding a
+        random generator in Python on every call (20 us a call against 5 us,
+        an eighth of a dA step at batch size 1).
         """
         from pytensor.link.numba.cache import compile_numba_function_src
         from pytensor.link.numba.dispatch.basic import numba_njit
 
         fn, cache_key = fn_and_cache
-        names = ", ".join(f"i{k}" for k in range(len(self.fgraph.inputs)))
-        if cache_key is not None:
-            cache_key = f"dae_named_args_v2_{cache_key}_fastmath{int(pytensor.config.numba__fastmath)}"
-        # __name__ among the globals: Numba's cache rebuilds a function's environment from it.
-        named = compile_numba_function_src(
-            f"def dae_fgraph({names}):\n    return graph({names})\n", "dae_fgraph",
-            global_env={"__name__": __name__, "graph": fn}, cache_key=cache_key)
-        return numba_njit(named, final_function=True, cache=cache_key is not None)
+        py_func = fn.py_func
+        source = getattr(py_func, "__source__", None)  # set by PyTensor's code generator
+        if cache_key is None or source is None or not pytensor.config.numba__cache:
+            return numba_njit(py_func, final_function=True)
+        cache_key = f"dae_fgraph_v3_{cache_key}_fastmath{int(pytensor.config.numba__fastmath)}"
+        # Recompiled from its source so that PyTensor's cache locator finds it by
+        # key; __name__ among the globals: Numba's cache rebuilds a function's
+        # environment from it.
+        cached = compile_numba_function_src(
+            source, py_func.__name__, global_env={**py_func.__globals__, "__name__": __name__},
+            cache_key=cache_key)
+        return numba_njit(cached, final_function=True, cache=True)
 
 
 def _build():
