@@ -11,6 +11,9 @@ matter to the tutorials and are settled here, once, when ``dae`` is imported:
   PyTensor's with BLAS rewrites and faster float32 kernels
   (:mod:`dae.numba_mode`); ``plain_numba`` is PyTensor's own.
 
+``py`` is dae's Python mode, PyTensor's FAST_COMPILE without its slow paths
+(:mod:`dae.python_mode`); ``fast_compile`` is PyTensor's own.
+
 Override the mode with ``$DAE_MODE`` or the scripts' ``--mode`` flag.
 """
 import os
@@ -33,7 +36,7 @@ MODES = {
     "cvm": "CVM",
     "fast_run": "FAST_RUN",
     "jax": "JAX",
-    "py": "FAST_COMPILE",
+    "py": "FAST_COMPILE",  # dae's Python mode: see get_mode
     "fast_compile": "FAST_COMPILE",
 }
 DEFAULT_MODE = "numba"
@@ -44,14 +47,19 @@ def get_mode(mode=None):
 
     Parameters
     ----------
-    mode : str or None
-        One of ``numba`` (default), ``c``, ``jax``, ``py`` (case-insensitive), or
-        a PyTensor mode name such as ``FAST_RUN``.
+    mode : str, pytensor Mode or None
+        One of ``numba`` (default), ``c``, ``jax``, ``py`` (case-insensitive), a
+        PyTensor mode name such as ``FAST_RUN``, or a PyTensor ``Mode`` (returned
+        as it is).
 
     Returns what ``pytensor.function(mode=...)`` takes: for ``numba``, dae's
     Numba mode (a ``pytensor.compile.mode.Mode``, see :mod:`dae.numba_mode`);
-    otherwise a PyTensor mode name (``plain_numba`` gives PyTensor's ``NUMBA``).
+    for ``py``, dae's Python mode (:mod:`dae.python_mode`); otherwise a PyTensor mode name
+    (``plain_numba`` gives PyTensor's ``NUMBA``, ``fast_compile`` its
+    ``FAST_COMPILE``).
     """
+    if isinstance(mode, pytensor.compile.mode.Mode):
+        return mode
     name = mode if mode is not None else os.environ.get("DAE_MODE", DEFAULT_MODE)
     key = str(name).strip().lower()
     if key not in MODES:
@@ -62,6 +70,9 @@ def get_mode(mode=None):
     if key == "numba":
         from dae.numba_mode import mode as numba_mode
         return numba_mode()
+    if key == "py":
+        from dae.python_mode import mode as python_mode
+        return python_mode()
     return MODES[key]
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytensor
 import pytest
 
+from dae.config import get_mode
 from dae.data import shared_dataset
 from dae.SdA import SdA
 
-MODE = "FAST_COMPILE"  # tiny graphs: compiling dominates, and Python mode compiles fastest
+MODE = get_mode("py")  # tiny graphs: compiling dominates, and Python mode compiles fastest
 
 
 def _tiny_sda(rng, layer_type="dA", sizes=(8, 6)):

@@ -1,7 +1,7 @@
 """dae.base: the one autoencoder dA, cA and sA build on, and the options each of them has
 (corruption, loss, untied weights, dtype, shared parameters).
 
-The mathematics runs in Python mode (FAST_COMPILE: these graphs are tiny, and the
+The mathematics runs in dae's Python mode (`py`: these graphs are tiny, and the
 numbers do not depend on the backend); the "no float64 in the compiled float32 graph"
 property is a property of dae's Numba mode, where it is checked.
 """
@@ -10,13 +10,14 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from dae.config import get_mode
 from dae.cA import cA
 from dae.dA import dA
 from dae.random import RandomStreams
 from dae.sA import sA
 from dae.train import compile_step
 
-MODE = "FAST_COMPILE"
+MODE = get_mode("py")
 MODELS = [dA, cA, sA]
 # Penalty weights that switch each model's penalty off, so the cost is the reconstruction alone.
 NO_PENALTY = {dA: {}, cA: {"contraction_level": 0.0},

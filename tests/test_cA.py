@@ -4,13 +4,14 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import jacobian
 
+from dae.config import get_mode
 from dae.cA import cA
 from dae.random import RandomStreams
 from dae.train import compile_step, fit
 
 
 def _function(inputs, outputs):
-    return pytensor.function(inputs, outputs, mode="FAST_COMPILE")
+    return pytensor.function(inputs, outputs, mode=get_mode("py"))
 
 
 def test_penalty_equals_the_jacobian_from_autodiff(rng):
@@ -92,7 +93,7 @@ def test_contraction_shrinks_the_jacobian_on_mnist(mnist):
     level = pytensor.shared(np.float32(0), name="level")  # one graph, compiled once
     cost, hidden = ca.get_cost(contraction_level=level)
     step = compile_step({ca.x: x}, 20, pt.mean(pt.sqrt(ca.jacobian_norm_sq(hidden))),
-                        ca.updates_for(cost, 0.05), mode="numba")  # 784-wide: Python mode is slow
+                        ca.updates_for(cost, 0.05), mode="py")
     norms = []
     for value in (0.0, 1.0):
         level.set_value(np.float32(value))
@@ -112,9 +113,11 @@ def test_a_seed_draws_the_tutorials_weights(tutorial_draws):
 
 
 def test_tutorial_code_runs_with_only_imports_changed_and_trains_as_dae_does(mnist, capsys):
-    """The tutorial's test_cA as written, epoch line included (on 500 digits, 2 epochs), in
-    dae's default mode, against dae's own path from the same seed: same weights, and the
-    printed numbers are what that line computes (the first two minibatches' rows: see README)."""
+    """The tutorial's test_cA as written, epoch line included (on 500 digits, 2 epochs),
+    against dae's own path from the same seed: same weights, and the printed numbers are what
+    that line computes (the first two minibatches' rows: see README). Python mode, the
+    mathematics: Numba's handling of the tutorial's givens slice is test_numba_mode's."""
+    pytensor.config.mode = get_mode("py")  # what the tutorial's bare function compiles in
     # -- imports: the only lines that differ from the tutorial -----------------
     import pytensor as theano
     import pytensor.tensor as T
@@ -157,7 +160,7 @@ def test_tutorial_code_runs_with_only_imports_changed_and_trains_as_dae_does(mni
     ours = cA(np.random.RandomState(123), n_hidden=500)
     cost, updates = ours.get_cost_updates(contraction_level=0.1, learning_rate=0.01)
     step = compile_step({ours.x: pytensor.shared(mnist[0][0][:500])}, 10,
-                        [pt.mean(ours.L_rec), ours.L_jacob], updates)
+                        [pt.mean(ours.L_rec), ours.L_jacob], updates, "py")
     printed = [line.split() for line in capsys.readouterr().out.splitlines()]
     for epoch in range(2):
         rows = np.vstack([step(i) for i in range(step.n_steps)])

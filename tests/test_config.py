@@ -66,15 +66,17 @@ def test_mode_names():
     assert get_mode("NUMBA") is numba_mode  # case-insensitive, built once
     assert get_mode("plain_numba") == "NUMBA"
     assert get_mode("c") == "CVM"  # PyTensor's FAST_RUN would be Numba again
-    assert get_mode("py") == "FAST_COMPILE" and get_mode("jax") == "JAX"
+    assert get_mode("py") is get_mode("PY") and get_mode("jax") == "JAX"
+    assert get_mode("fast_compile") == "FAST_COMPILE"  # PyTensor's own
+    assert get_mode(numba_mode) is numba_mode  # a Mode passes through
     with pytest.raises(ValueError, match="unknown compile mode 'fortran': expected one of"):
         get_mode("fortran")
 
 
 def test_dae_mode_chooses_the_default_and_set_mode_makes_it_pytensors(monkeypatch):
     monkeypatch.setenv("DAE_MODE", "py")
-    assert get_mode() == "FAST_COMPILE"
-    assert set_mode() == "FAST_COMPILE" and pytensor.config.mode == "FAST_COMPILE"
+    assert get_mode() is get_mode("py")
+    assert set_mode() is get_mode("py") and pytensor.config.mode is get_mode("py")
     monkeypatch.setenv("DAE_MODE", "bogus")
     with pytest.raises(ValueError, match="set DAE_MODE"):
         get_mode()

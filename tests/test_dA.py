@@ -6,6 +6,7 @@ import numpy as np
 import pytensor
 import pytest
 
+from dae.config import get_mode
 from dae.dA import dA
 from dae.random import RandomStreams
 from dae.train import compile_step, fit
@@ -20,9 +21,11 @@ def test_a_seed_draws_the_tutorials_stream_and_weights(tutorial_draws):
 
 
 def test_tutorial_code_runs_with_only_imports_changed_and_trains_as_dae_does(mnist):
-    """The tutorial's test_dA at corruption 30% (its code, on 1,000 digits for 3 epochs), in
-    dae's default mode, against dae's own training path from the same seed: same costs,
-    same weights, and a cost that falls on MNIST."""
+    """The tutorial's test_dA at corruption 30% (its code, on 1,000 digits for 3 epochs)
+    against dae's own training path from the same seed: same costs, same weights, and a cost
+    that falls on MNIST. Python mode, the mathematics: Numba's handling of the tutorial's
+    givens slice is test_numba_mode's."""
+    pytensor.config.mode = get_mode("py")  # what the tutorial's bare function compiles in
     # -- imports: the only lines that differ from the tutorial -----------------
     import pytensor as theano
     import pytensor.tensor as T
@@ -55,7 +58,7 @@ def test_tutorial_code_runs_with_only_imports_changed_and_trains_as_dae_does(mni
     rng = np.random.RandomState(123)
     ours = dA(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_hidden=500)
     step = compile_step({ours.x: pytensor.shared(mnist[0][0][:1000])}, 20,
-                        *ours.get_cost_updates(0.3, 0.1))
+                        *ours.get_cost_updates(0.3, 0.1), mode="py")
     costs = [r["cost"] for r in fit(step, step.n_steps, 3)]
     np.testing.assert_allclose(means, costs, rtol=1e-5)
     for theirs, mine in zip(da.params, ours.params):

@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 
+from dae.config import get_mode
 from dae import memory
 from dae.dA import dA
 from dae.evaluate import Evaluator, classification_error, reconstruction_cost
 from dae.SdA import SdA
 from dae.VAE import VAE
 
-MODE = "FAST_COMPILE"  # tiny graphs
+MODE = get_mode("py")  # tiny graphs
 
 
 def _sigmoid(a):

@@ -7,6 +7,7 @@ import pytensor
 import pytest
 
 import dae
+from dae.config import get_mode
 from dae import io
 from dae.dA import dA
 
@@ -21,7 +22,7 @@ def _model(**options):
 
 def _draws(model, n=3):
     f = pytensor.function([], model.theano_rng.uniform((4,)), updates=model.theano_rng.updates(),
-                          mode="FAST_COMPILE")
+                          mode=get_mode("py"))
     return [f() for _ in range(n)]
 
 

@@ -3,9 +3,10 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from dae.config import get_mode
 from dae.layers import HiddenLayer, LogisticRegression
 
-MODE = "FAST_COMPILE"
+MODE = get_mode("py")
 
 
 def test_hidden_layer_initialization_follows_the_tutorial(rng):

@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from dae.config import get_mode
 from dae import cli, io
 from dae.linear import LinearAutoencoder
 from dae.optimize import _Objective, _inputs, lbfgs
 from dae.sA import sA
 
-PY = "FAST_COMPILE"  # tiny graphs
+PY = get_mode("py")  # tiny graphs
 
 
 def _low_rank_data(n=200, d=12, rank=3, seed=0):

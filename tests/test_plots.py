@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dae.config import get_mode
 from dae import plots
 from dae.dA import dA
 from dae.SdA import SdA
 from dae.VAE import VAE
 
-MODE = "FAST_COMPILE"
+MODE = get_mode("py")
 
 
 def _history(costs_by_stage, **extra):

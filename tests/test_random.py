@@ -7,9 +7,10 @@ import numpy as np
 import pytensor
 import pytest
 
+from dae.config import get_mode
 from dae.random import RandomStreams, as_random_streams, random_seed
 
-MODE = "FAST_COMPILE"
+MODE = get_mode("py")
 
 
 def _function(streams, output):

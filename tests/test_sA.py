@@ -3,13 +3,14 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from dae.config import get_mode
 from dae.random import RandomStreams
 from dae.sA import sA
 from dae.train import compile_step, fit
 
 
 def _function(inputs, outputs):
-    return pytensor.function(inputs, outputs, mode="FAST_COMPILE")
+    return pytensor.function(inputs, outputs, mode=get_mode("py"))
 
 
 def _kl(rho, rho_hat):
@@ -109,7 +110,7 @@ def test_sparsity_pulls_the_mean_activation_to_the_target_on_mnist(mnist):
     beta = pytensor.shared(np.float32(0), name="beta")  # one graph, compiled once
     cost, hidden = model.get_cost(sparsity_target=0.1, sparsity_weight=beta)
     step = compile_step({model.x: x}, 100, [cost, pt.mean(hidden)], model.updates_for(cost, 0.5),
-                        mode="numba")  # 784-wide: Python mode is slow
+                        mode="py")
     distance = {}
     for value in (0.0, 3.0):
         beta.set_value(np.float32(value))

@@ -8,6 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from dae.config import get_mode
 from dae.dA import dA
 from dae.numba_mode import BlasNumbaLinker
 from dae.random import RandomStreams
@@ -93,7 +94,7 @@ def test_training_matches_the_tutorials_givens_function():
             run = compile_step({da.x: data}, 10, cost, updates, "py")
         else:
             index = pt.lscalar()
-            run = pytensor.function([index], cost, updates=updates, mode="FAST_COMPILE",
+            run = pytensor.function([index], cost, updates=updates, mode=get_mode("py"),
                                     givens={da.x: data[index * 10:(index + 1) * 10]})
         costs = [float(run(i % 4)) for i in range(12)]
         runs.append((costs, [p.get_value() for p in da.params]))
@@ -135,7 +136,7 @@ def test_ctrl_c_stops_fit_after_the_step_and_keeps_the_finished_epochs():
 
     model = _dA()
     cost, updates = model.get_cost_updates(0.0, 0.1)
-    step = compile_step({model.x: _data(20)}, 5, cost, updates, "FAST_COMPILE")
+    step = compile_step({model.x: _data(20)}, 5, cost, updates, get_mode("py"))
     calls = []
 
     def pressed_in_epoch_1(i):

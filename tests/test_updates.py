@@ -6,6 +6,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.graph.traversal import ancestors
 
 from dae import updates
 from dae.config import get_mode
@@ -30,7 +31,7 @@ def _grads(theta):
 def _run(rule, steps, dtype="float32", **args):
     params, cost = _quadratic(dtype)
     f = pytensor.function([], cost, updates=getattr(updates, rule)(cost, params, **args),
-                          mode="FAST_COMPILE")
+                          mode=get_mode("py"))
     costs = [float(f()) for _ in range(steps)]
     return [p.get_value() for p in params], costs, f
 
@@ -98,30 +99,51 @@ def test_three_steps_match_numpy(rule, args, reference, dtype, rtol):
     assert not np.allclose(expected[0], reference(2, **args)[0]), "three steps must differ from two"
 
 
+@pytest.fixture(scope="module")
+def every_rule_in_numba():
+    """One step of every rule, each on its own float32 quadratic with a symbolic rate, compiled
+    together in dae's Numba mode (one compile, not one a rule) and run once:
+    ``(function, {rule: (params, update pairs, the rule's outputs in the compiled graph)})``."""
+    rules, outputs, pairs = sorted(updates.RULES), [], []
+    for rule in rules:
+        params, cost = _quadratic("float32")
+        learning_rate = pytensor.shared(np.float32(0.01), name="lr")
+        outputs.append(cost)
+        pairs.append((params, updates.get_rule(rule)(cost, params, learning_rate)))
+    f = pytensor.function([], outputs, updates=[pair for _, rule_pairs in pairs for pair in rule_pairs],
+                          mode=get_mode("numba"))
+    f()
+    # The compiled graph's outputs: the costs, then the update of each pair, in order.
+    compiled, first = f.maker.fgraph.outputs, len(rules)
+    by_rule = {}
+    for i, (rule, (params, rule_pairs)) in enumerate(zip(rules, pairs)):
+        by_rule[rule] = params, rule_pairs, [compiled[i]] + compiled[first:first + len(rule_pairs)]
+        first += len(rule_pairs)
+    return f, by_rule
+
+
 @pytest.mark.parametrize("rule", sorted(updates.RULES))
-def test_float32_stays_float32(rule):
-    params, cost = _quadratic("float32")
-    learning_rate = pytensor.shared(np.float32(0.01), name="lr")  # a symbolic rate too
-    pairs = updates.get_rule(rule)(cost, params, learning_rate)
+def test_float32_stays_float32(rule, every_rule_in_numba):
+    _, by_rule = every_rule_in_numba
+    params, pairs, outputs = by_rule[rule]
     for shared, new in pairs:
         assert new.dtype == shared.dtype, f"{shared.name}: update {new.dtype}, variable {shared.dtype}"
-    f = pytensor.function([], cost, updates=pairs, mode=get_mode("numba"))
-    f()
-    float64 = [v for v in f.maker.fgraph.variables if getattr(v.type, "dtype", None) == "float64"]
+    float64 = [v for v in ancestors(outputs) if getattr(v.type, "dtype", None) == "float64"]
     assert not float64, f"float64 in the compiled {rule} graph: {float64}"
     assert all(p.get_value().dtype == np.float32 for p in params)
+    assert not all(np.all(p.get_value() == 0) for p in params), "the step ran and moved theta"
 
 
 @pytest.mark.parametrize("rule", sorted(updates.RULES))
 def test_gradients_instead_of_a_cost(rule):
     params, cost = _quadratic("float64")
     via_cost = pytensor.function([], [], updates=updates.get_rule(rule)(cost, params, 0.1),
-                                 mode="FAST_COMPILE")
+                                 mode=get_mode("py"))
     via_cost()
     by_cost = [p.get_value() for p in params]
     params, cost = _quadratic("float64")
     via_grads = pytensor.function([], [], updates=updates.get_rule(rule)(pytensor.grad(cost, params), params, 0.1),
-                                  mode="FAST_COMPILE")
+                                  mode=get_mode("py"))
     via_grads()
     for a, b in zip(by_cost, (p.get_value() for p in params)):
         np.testing.assert_allclose(a, b, rtol=1e-12)
