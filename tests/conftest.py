@@ -187,6 +187,20 @@ def _tutorial_draws(seed, n_visible, n_hidden, stream_first):
     return (stream if stream_first else rng.randint(2**30)), W
 
 
+def _low_rank_data(n=200, d=12, rank=3, seed=0):
+    """Points near a rank-3 affine subspace of R^12, with distinct variances along it."""
+    gen = np.random.default_rng(seed)
+    basis = np.linalg.qr(gen.standard_normal((d, rank)))[0]
+    x = (gen.standard_normal((n, rank)) * [3.0, 2.0, 1.0]) @ basis.T
+    return x + 0.05 * gen.standard_normal((n, d)) + gen.random(d)
+
+
+@pytest.fixture
+def low_rank_data():
+    """:func:`_low_rank_data`: data whose principal subspace is known, for L-BFGS and PCA."""
+    return _low_rank_data
+
+
 @pytest.fixture
 def tutorial_draws():
     """:func:`_tutorial_draws`, for the tests of each model's constructor."""

@@ -1,7 +1,6 @@
-"""dae.optimize (full-batch L-BFGS) and dae.linear: a linear autoencoder trained to its optimum is PCA."""
+"""dae.optimize: full-batch L-BFGS for any model (its stops, its pieces, the sA experiment's --optimizer lbfgs)."""
 import numpy as np
 import pytest
-import scipy.linalg
 
 from dae.config import get_mode
 from dae import cli, io
@@ -12,34 +11,8 @@ from dae.sA import sA
 PY = get_mode("py")  # tiny graphs
 
 
-def _low_rank_data(n=200, d=12, rank=3, seed=0):
-    """Points near a rank-3 affine subspace, with distinct variances along it."""
-    gen = np.random.default_rng(seed)
-    basis = np.linalg.qr(gen.standard_normal((d, rank)))[0]
-    x = (gen.standard_normal((n, rank)) * [3.0, 2.0, 1.0]) @ basis.T
-    return x + 0.05 * gen.standard_normal((n, d)) + gen.random(d)
-
-
-def test_a_linear_autoencoder_trained_by_lbfgs_spans_pcas_subspace():
-    x = _low_rank_data()
-    model = LinearAutoencoder(np.random.RandomState(0), n_visible=12, n_hidden=2, dtype="float64")
-    cost = model.get_cost()[0]
-    result = lbfgs(model, cost, x, max_iter=500, mode=PY)
-    assert result.converged, result.message
-    # tied, the optimum's W has orthonormal columns: W W^T is the projection itself
-    np.testing.assert_allclose(model.W.get_value().T @ model.W.get_value(), np.eye(2), atol=1e-5)
-    centred = x - x.mean(axis=0)
-    top = np.linalg.svd(centred, full_matrices=False)[2][:2].T  # PCA's top-2 directions
-    angles = scipy.linalg.subspace_angles(model.W.get_value(), top)
-    assert np.degrees(angles.max()) < 1e-3, np.degrees(angles)
-    pca_error = np.mean(np.sum((centred - centred @ top @ top.T) ** 2, axis=1)) / 2
-    assert result.cost == pytest.approx(pca_error, rel=1e-5)
-    assert result.iterations == len(result.history) > 5
-    assert [r["iteration"] for r in result.history] == list(range(1, result.iterations + 1))
-
-
-def test_the_model_keeps_the_best_parameters_when_ctrl_c_stops_it():
-    x = _low_rank_data()
+def test_the_model_keeps_the_best_parameters_when_ctrl_c_stops_it(low_rank_data):
+    x = low_rank_data()
     model = LinearAutoencoder(np.random.RandomState(0), n_visible=12, n_hidden=2, dtype="float64")
     cost = model.get_cost()[0]
 
@@ -59,16 +32,16 @@ def _theta(model):
     return np.concatenate([p.get_value().ravel() for p in model.params]).astype(np.float64)
 
 
-def test_a_callback_returning_true_stops_after_that_iteration():
-    x = _low_rank_data()
+def test_a_callback_returning_true_stops_after_that_iteration(low_rank_data):
+    x = low_rank_data()
     model = LinearAutoencoder(np.random.RandomState(0), n_visible=12, n_hidden=2, dtype="float64")
     result = lbfgs(model, model.get_cost()[0], x, mode=PY, callback=lambda r: r["iteration"] == 2)
     assert result.iterations == 2 and not result.interrupted
 
 
-def test_cost_and_gradient_in_pieces_equal_the_whole_batch_for_a_mean_cost():
+def test_cost_and_gradient_in_pieces_equal_the_whole_batch_for_a_mean_cost(low_rank_data):
     """batch_size recombines pieces of unequal size in float64: same f and g as one call."""
-    x = _low_rank_data(n=50).astype("float32")
+    x = low_rank_data(n=50).astype("float32")
     model = sA(np.random.RandomState(0), n_visible=12, n_hidden=4, sparsity="l1")
     cost = model.get_cost(sparsity_weight=0.1)[0]  # L1 of the activations: a mean over rows
     theta = _theta(model)
