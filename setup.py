@@ -28,10 +28,11 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        # JAX for tests/test_backends.py's JAX-mode test (CPU wheel, installs in seconds);
+        # pytest-xdist runs the suite on every core (pytest -n auto);
+        # JAX for tests/test_config.py's JAX-mode tests (CPU wheel, installs in seconds);
         # nbclient, nbformat and ipykernel (which brings the python3 kernel) for
         # tests/test_notebooks.py, which runs the notebooks in a Jupyter kernel.
-        "test": ["pytest>=7", "jax>=0.4", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.20"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "jax>=0.4", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.20"],
         # to open notebooks/ (jupyter lab notebooks/); ipywidgets draws tqdm's bars as widgets,
         # six is for the original tutorial files that theano_tutorials.ipynb imports
         "notebooks": ["jupyterlab>=4", "ipywidgets>=8", "nbclient>=0.7", "nbformat>=5.7",
