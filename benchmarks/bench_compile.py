@@ -16,13 +16,14 @@ of wall seconds (compiling is single-threaded). Run from the repository root::
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_givens import cpu_name  # the one CPU-name helper of benchmarks/
 
 MODES = {"dae": "numba", "pytensor": "plain_numba"}
 STEPS = ("startup", "dA", "cA", "sA", "SdA", "VAE")
@@ -93,13 +94,6 @@ def measure(mode, cache):
     out = subprocess.run([sys.executable, __file__, "--child", mode], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def cpu_name():
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):

@@ -14,7 +14,6 @@ from a git worktree of it. Run from the repository root, with MNIST present::
 """
 import argparse
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_givens import cpu_name  # the one CPU-name helper of benchmarks/
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,14 +68,6 @@ def measure(tree, label, pytest_args):
             print(f"{label} {kind}: {seconds:.0f} s, workload {before:.3f}/{after:.3f} s, "
                   f"{seconds / unit:.0f} workloads; {summary}", file=sys.stderr, flush=True)
     return rows
-
-
-def cpu_name():
-    path = Path("/proc/cpuinfo")
-    for line in path.read_text().splitlines() if path.exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):
