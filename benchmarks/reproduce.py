@@ -695,6 +695,190 @@ RENDER = {"probe": render_probe, "deep": render_deep, "cae": render_cae, "pca": 
           "vae": render_vae, "sparse": render_sparse, "readme": render_readme}
 
 
+# -- units (issue 20): one trained model and all its evaluations, committed as it finishes ----------
+# A unit writes units/<name>.json (its numbers, commands, wall times, config, mode and dae commit)
+# and its figures under figures/<name>/; report.md's unit tables are rendered from those files
+# alone, so the committed report needs no weights. runs/ (checkpoints, models) stays uncommitted.
+def dae_commit():
+    import subprocess
+
+    def git(*words):
+        return subprocess.run(["git", *words], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+uncommitted" if git("status", "--porcelain", "dae") else "")
+
+
+def write_json(path, record):
+    """``record`` as JSON at ``path``, whole or not at all (a temp file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(record, indent=1, default=float))
+    temp.replace(path)
+
+
+def last_metrics(folder):
+    """Each stage's last line of a run's metrics.jsonl: {stage: record}."""
+    lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").exists() else []
+    last = {}
+    for line in lines:
+        record = json.loads(line)
+        last[record.get("stage", "train")] = record
+    return last
+
+
+def keep_figures(runs, run_name, unit, out):
+    """The run's PNGs copied to figures/<unit>/ (the first seed's only: a few MB in all)."""
+    import shutil
+
+    if not run_name.endswith("-s1"):
+        return []
+    kept = []
+    for png in sorted(runs.folder(run_name).glob("*.png")):
+        target = out / "figures" / unit / png.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, target)
+        kept.append(str(target.relative_to(out)))
+    return kept
+
+
+def probe_models(runs, c, run_name, seed):
+    """{row: (model path, run record)} of the section-1 models one run trains."""
+    if run_name.startswith("SdA-pretrained"):
+        return {"SdA top layer, pretrained only": pretrained_sda(runs, c, seed)}
+    if run_name.startswith("vae"):
+        folder, run = vae_run(runs, c, seed)
+        return {"VAE posterior mean": (folder / "vae.npz", run)}
+    models = one_layer_runs(runs, c, seed)
+    return {row: m for row, m in models.items() if m[0].parent.name == run_name}
+
+
+def probe_row(runs, c, unit, row, features, labels, started):
+    """One row of a probe unit: the linear probe of ``features`` (train, valid, test)."""
+    from dae.evaluate import linear_probe
+
+    result = linear_probe(*zip(features, labels), l2=c["probe_l2"], max_iter=c["probe_iterations"],
+                          mode=runs.mode)
+    runs.log(f"[{unit}] {row}: test error {result['test_error']:.2%}")
+    return {"test_error": result["test_error"], "valid_error": result["valid_error"], "l2": result["l2"],
+            "features": int(features[0].shape[1]), "probe_seconds": time.time() - started}
+
+
+def probe_unit(runs, c, out, run_name, seed):
+    """Unit probe-<run>: train the run (or reuse it), then a linear probe of each of its models."""
+    from dae import io
+    from dae.evaluate import encode
+
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load(runs.data_dir)
+    rows, models = {}, probe_models(runs, c, run_name, seed)
+    for row, (path, run) in models.items():
+        started = time.time()
+        model = io.load(path)
+        features = [encode(model, x, mode=runs.mode) for x in (train_x, valid_x, test_x)]
+        rows[row] = probe_row(runs, c, f"probe-{run_name}", row, features, (train_y, valid_y, test_y), started)
+    run = next(iter(models.values()))[1]
+    return {"section": "probe", "seed": seed, "rows": rows, "train_command": run["command"],
+            "train_seconds": run["seconds"], "metrics": last_metrics(runs.folder(run_name)),
+            "figures": keep_figures(runs, run_name, f"probe-{run_name}", out)}
+
+
+def probe_baselines(runs, c, out):
+    """Unit probe-baselines: raw pixels and PCA (deterministic: one run each)."""
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load(runs.data_dir)
+    mean = train_x.mean(axis=0)
+    basis = np.linalg.svd(train_x - mean, full_matrices=False)[2]
+    inputs = {"raw pixels": (train_x, valid_x, test_x)}
+    for k in sorted({c["hidden"], c["vae_latent"]}, reverse=True):
+        inputs[f"PCA, {k} components"] = [((x - mean) @ basis[:k].T).astype(np.float32)
+                                          for x in (train_x, valid_x, test_x)]
+    rows = {}
+    for row, features in inputs.items():
+        rows[row] = probe_row(runs, c, "probe-baselines", row, features, (train_y, valid_y, test_y), time.time())
+    return {"section": "probe", "seed": None, "rows": rows, "train_command": None, "train_seconds": 0.0,
+            "metrics": {}, "figures": []}
+
+
+ONE_LAYER = ["dA", "dA-gaussian", "dA-salt_and_pepper", "cA", "sA"]
+
+
+def unit_list(c):
+    """Every unit, cheapest first: {name: function(runs, c, out) -> record}."""
+    units = {"probe-baselines": probe_baselines}
+    for seed in c["seeds"]:
+        for run in ONE_LAYER:
+            units[f"probe-{run}-s{seed}"] = (lambda runs, c, out, run=f"{run}-s{seed}", seed=seed:
+                                             probe_unit(runs, c, out, run, seed))
+    for run in ["vae", "SdA-pretrained"]:
+        for seed in c["seeds"]:
+            units[f"probe-{run}-s{seed}"] = (lambda runs, c, out, run=f"{run}-s{seed}", seed=seed:
+                                             probe_unit(runs, c, out, run, seed))
+    return units
+
+
+def run_units(runs, c, out, names, redo, command):
+    """Runs each named unit whose results file is missing (or is in ``redo``); 130 if interrupted."""
+    units = unit_list(c)
+    for name in names:
+        path = out / "units" / f"{name}.json"
+        if path.exists() and name not in redo:
+            runs.log(f"[{name}] done already: {path}")
+            continue
+        started = time.time()
+        runs.log(f"[{name}] unit started")
+        try:
+            record = units[name](runs, c, out)
+        except KeyboardInterrupt:
+            runs.log(f"[{name}] interrupted: no results written; run the same command again to resume")
+            return 130
+        record.update(unit=name, command=f"{command} --units {name}", seconds=time.time() - started,
+                      mode=runs.mode, commit=dae_commit(),
+                      config={k: v for k, v in c.items() if k != "vae_flags"})
+        write_json(path, record)
+        write_unit_report(out)
+        runs.log(f"[{name}] unit done in {minutes(record['seconds'])}: {path}")
+    write_unit_report(out)
+    return 0
+
+
+def write_unit_report(out):
+    """units.md: the unit tables, from the committed units/*.json alone."""
+    records = [json.loads(p.read_text()) for p in sorted((out / "units").glob("*.json"))]
+    if not records:
+        return
+    c, probe = records[0]["config"], {}
+    for r in records:
+        for row, v in r["rows"].items():
+            e = probe.setdefault(row, {"test": [], "valid": [], "l2": [], "seconds": 0.0, "features": v["features"],
+                                       "commands": set(), "seeds": []})
+            e["test"].append(v["test_error"])
+            e["valid"].append(v["valid_error"])
+            e["l2"].append(v["l2"])
+            e["seeds"].append(r["seed"])
+            e["seconds"] += v["probe_seconds"] + r["train_seconds"] / len(r["rows"])
+            e["commands"].add(r["command"].rsplit("-s", 1)[0] + ("-s{seed}" if r["seed"] else ""))
+    rows = [[row, e["features"], mean_sd(e["test"], 100), mean_sd(e["valid"], 100),
+             ", ".join(f"{v:g}" for v in e["l2"]), ", ".join(str(s) for s in e["seeds"] if s) or "-",
+             "; ".join(f"`{cmd}`" for cmd in sorted(e["commands"])), minutes(e["seconds"])]
+            for row, e in probe.items()]
+    text = ["# The report's units (issue 20)\n",
+            "Rendered from `units/*.json` alone by `python benchmarks/reproduce.py --units`; each unit "
+            "is one trained model with all its evaluations. Wall time: the row's share of its run's "
+            "training plus its probe, summed over seeds.\n",
+            f"## {TITLES['probe']}\n",
+            f"Multinomial logistic regression on standardized frozen features, full-batch L-BFGS "
+            f"({c['probe_iterations']} iterations), the L2 weight from {c['probe_l2']} chosen on the "
+            f"validation split, test error reported. One-layer models: {c['hidden']} units; dA/AE "
+            f"{c['ae_epochs']} epochs (SGD 0.1, batch {c['ae_batch'] or 20}), cA {c['ca_epochs']} (0.01, "
+            f"batch {c['ae_batch'] or 10}, contraction 0.1), sA {c['sa_epochs']} (0.5, batch 100, squared "
+            f"error, rho 0.1, beta 3, lambda 3e-3); mean ± sample sd over the seeds listed.\n",
+            table(["features", "dim", "test error %", "valid error %", "L2 chosen", "seeds", "command",
+                   "wall time"], rows), ""]
+    text += [f"![{f}]({f})" for r in records for f in r["figures"] if "filters" in f]
+    write_text = "\n".join(text) + "\n"
+    temp = out / "units.md.tmp"
+    temp.write_text(write_text)
+    temp.replace(out / "units.md")
+
+
 # -- the report ---------------------------------------------------------------------------------------
 def write_report(out, header):
     parts = [f"# dae: the literature's tables, reproduced\n\n{header}\n"]
@@ -721,6 +905,10 @@ def parse(argv):
                    help="report folder (default benchmarks/report, or benchmarks/report-quick with --quick)")
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (default: $DAE_DATA_DIR, then data/)")
     p.add_argument("--mode", default=None, help="compile mode (default: numba, or py with --quick)")
+    p.add_argument("--units", nargs="*", metavar="UNIT", default=None,
+                   help="run these units (default: every unit not done yet, cheapest first) and render "
+                        "units.md from units/*.json")
+    p.add_argument("--redo", nargs="+", metavar="UNIT", default=[], help="rerun these units although done")
     args = p.parse_args(argv)
     if args.only:
         chosen = []
@@ -757,6 +945,13 @@ def main(argv=None):
               f"reproduces it and its wall time (training and evaluation). Runs: `runs/`; log: "
               f"`reproduce.log`.")
     log(f"report in {out} ({'quick' if args.quick else 'full'}, mode {mode})")
+    if args.units is not None:
+        unknown = [u for u in args.units + args.redo if u not in unit_list(config)]
+        if unknown:
+            log(f"unknown unit {unknown[0]!r}: expected one of {', '.join(unit_list(config))}")
+            return 2
+        command = "python benchmarks/reproduce.py" + (" --quick" if args.quick else "")
+        return run_units(runs, config, out, args.units or list(unit_list(config)), set(args.redo), command)
     for name in SECTIONS:
         path = out / "sections" / f"{name}.json"
         if args.only is not None and name not in args.only:

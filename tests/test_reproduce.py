@@ -48,3 +48,23 @@ def test_unknown_sections_are_refused(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--only", "nine", "--out", str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "unknown section 'nine'" in done.stderr
+
+
+@pytest.mark.skipif(mnist_dir() is None, reason="MNIST not found: set DAE_DATA_DIR")
+def test_units_write_results_render_from_them_alone_and_are_not_rerun(tmp_path):
+    out = tmp_path / "report"
+    done = _run(out, "--units", "probe-baselines", "probe-cA-s1")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    unit = json.loads((out / "units" / "probe-cA-s1.json").read_text())
+    assert unit["rows"]["cA, contraction 0.1"]["test_error"] < 0.9  # a probe that learned something
+    assert unit["commit"] and unit["mode"] == "py" and unit["train_command"].startswith("dae train cA")
+    assert (out / unit["figures"][0]).stat().st_size > 1000
+    import shutil
+    shutil.rmtree(out / "runs")  # the report renders from the unit files alone
+    (out / "units.md").unlink()
+    again = _run(out, "--units", "probe-cA-s1")
+    assert again.returncode == 0 and "done already" in again.stdout and "running" not in again.stdout
+    table = (out / "units.md").read_text()
+    assert "| cA, contraction 0.1 | 32 |" in table and "| raw pixels | 784 |" in table
+    refused = _run(out, "--units", "probe-nothing")
+    assert refused.returncode == 2 and "unknown unit 'probe-nothing'" in refused.stdout
