@@ -797,6 +797,26 @@ def probe_baselines(runs, c, out):
             "metrics": {}, "figures": []}
 
 
+def vae_unit(runs, c, out, seed, beta=1.0, iwae=None):
+    """Unit vae[-betaB|-iwaeK]-s<seed>: train (or reuse) one VAE; its test ELBO and NLL (the
+    experiment's own results.json, its per-epoch history kept for section 5's same-epoch
+    comparisons) and, for beta 1 and 4, a latent traversal."""
+    from dae import io
+
+    folder, run = vae_run(runs, c, seed, beta=beta, iwae=iwae)
+    numbers = json.loads((folder / "results.json").read_text())
+    name = folder.name
+    figures = keep_figures(runs, name, name, out)
+    if iwae is None and beta in (1.0, 4.0) and seed == c["seeds"][0]:
+        path = out / "figures" / name / "latent_traversal.png"
+        latent_traversal(io.load(folder / "vae.npz"), load(runs.data_dir)[2][0][:1], path,
+                         f"beta = {beta:g}", runs.mode)
+        figures.append(str(path.relative_to(out)))
+    row = f"IWAE, k = {iwae}" if iwae else f"VAE, beta {beta:g}"
+    return {"section": "vae", "seed": seed, "rows": {row: numbers}, "train_command": run["command"],
+            "train_seconds": run["seconds"], "metrics": last_metrics(folder), "figures": figures}
+
+
 ONE_LAYER = ["dA", "dA-gaussian", "dA-salt_and_pepper", "cA", "sA"]
 
 
@@ -811,6 +831,12 @@ def unit_list(c):
         for seed in c["seeds"]:
             units[f"probe-{run}-s{seed}"] = (lambda runs, c, out, run=f"{run}-s{seed}", seed=seed:
                                              probe_unit(runs, c, out, run, seed))
+    for seed in c["seeds"]:
+        units[f"vae-s{seed}"] = lambda runs, c, out, seed=seed: vae_unit(runs, c, out, seed)
+    for beta in (0.5, 2.0, 4.0):
+        units[f"vae-beta{beta:g}-s1"] = lambda runs, c, out, beta=beta: vae_unit(runs, c, out, 1, beta=beta)
+    for k in c["iwae_k"]:
+        units[f"vae-iwae{k}-s1"] = lambda runs, c, out, k=k: vae_unit(runs, c, out, 1, iwae=k)
     return units
 
 
@@ -844,8 +870,18 @@ def write_unit_report(out):
     records = [json.loads(p.read_text()) for p in sorted((out / "units").glob("*.json"))]
     if not records:
         return
-    c, probe = records[0]["config"], {}
+    c, probe, vae = records[0]["config"], {}, {}
     for r in records:
+        if r["section"] == "vae":
+            for row, v in r["rows"].items():
+                e = vae.setdefault(row, {"elbo": [], "nll": [], "seconds": 0.0, "seeds": [], "commands": set(),
+                                         "method": v.get("test_nll_method", "")})
+                e["elbo"].append(v["test_elbo"])
+                e["nll"].append(v["test_nll"])
+                e["seeds"].append(r["seed"])
+                e["seconds"] += r["seconds"]
+                e["commands"].add(r["train_command"].rsplit("--seed", 1)[0] + "--seed {seed}")
+            continue
         for row, v in r["rows"].items():
             e = probe.setdefault(row, {"test": [], "valid": [], "l2": [], "seconds": 0.0, "features": v["features"],
                                        "commands": set(), "seeds": []})
@@ -873,6 +909,19 @@ def write_unit_report(out):
             table(["features", "dim", "test error %", "valid error %", "L2 chosen", "seeds", "command",
                    "wall time"], rows), ""]
     text += [f"![{f}]({f})" for r in records for f in r["figures"] if "filters" in f]
+    if vae:
+        text += ["", f"## {TITLES['vae']}\n",
+                 "784-512-512-50 VAE, ReLU, Adam 1e-3 x 0.98 per epoch, batch 100, dynamic binarization; "
+                 "test set binarized once (seed 0); ELBO with one z per image; NLL = -L_k (the IWAE bound) "
+                 "with the k given. beta != 1 makes the training cost no bound: ELBO and NLL are reported "
+                 "with beta = 1. Wall time: training and evaluation, summed over seeds.\n",
+                 table(["model", "test ELBO (nats)", "test NLL (nats)", "NLL method", "seeds", "command",
+                        "wall time"],
+                       [[row, mean_sd(e["elbo"]), mean_sd(e["nll"]), e["method"], ", ".join(map(str, e["seeds"])),
+                         "; ".join(f"`{cmd}`" for cmd in sorted(e["commands"])), minutes(e["seconds"])]
+                        for row, e in vae.items()]),
+                 "", f"Anchors: {ANCHORS_VAE}.", ""]
+        text += [f"![{f}]({f})" for r in records if r["section"] == "vae" for f in r["figures"]]
     write_text = "\n".join(text) + "\n"
     temp = out / "units.md.tmp"
     temp.write_text(write_text)
