@@ -1,0 +1,82 @@
+"""Every experiment's numbers are pinned, mode by mode, before the run-API redesign (issue 19)
+changes the code above the models: a tiny run of each writes its metrics.jsonl (times
+dropped) and model files, and their SHA-256 must equal the ones recorded in
+tests/baselines/numbers.json by the code that was there before.
+
+The pins hold for the package versions they were recorded with (PyTensor, Numba, JAX and
+NumPy change float results between releases): with other versions the test says so and
+skips. ``DAE_RECORD_BASELINES=1 pytest tests/test_numbers_fixed.py`` records them anew;
+do that only when a change of numbers is meant, and say why in the commit.
+"""
+import hashlib
+import json
+import os
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dae import cli, io
+
+from test_experiments import SDA, VAE, _records, _splits
+
+BASELINES = Path(__file__).parent / "baselines" / "numbers.json"
+PACKAGES = ["pytensor", "numba", "jax", "jaxlib", "numpy"]
+SMALL = ["--epochs", "2", "--n-hidden", "5", "--batch-size", "10", "--quiet"]
+EXPERIMENTS = {
+    "dA": ["dA", *SMALL, "--corruption", "0", "0.3"],
+    "dA-gaussian": ["dA", *SMALL, "--corruption", "0.2", "--corruption-type", "gaussian"],
+    "cA": ["cA", *SMALL],
+    "sA": ["sA", *SMALL],
+    "sA-lbfgs": ["sA", "--optimizer", "lbfgs", "--lbfgs-iterations", "5", *SMALL],
+    "SdA": ["SdA", *[f for f in SDA if f not in ("py", "--mode")]],
+    "vae": ["vae", *[f for f in VAE if f not in ("py", "--mode")]],
+}
+MODES = ["py", "numba", "jax"]
+# What JAX mode cannot run yet (the backend issue, 22, closes these; strict: a fix shows here).
+JAX_GAPS = {
+    "SdA": "dae train SdA --mode jax: a JAX array reaches the SdA checkpoint's JSON metadata",
+    "vae": "dae train vae --mode jax: the IWAE bound's k-fold sample has a shape JAX cannot trace",
+}
+
+
+def versions():
+    return {name: version(name) for name in PACKAGES}
+
+
+def fingerprint(out):
+    """SHA-256 of the run's records (times dropped) and of every array of its model files."""
+    digest = {"metrics.jsonl": hashlib.sha256(json.dumps(_records(out)).encode()).hexdigest()}
+    for path in sorted(out.glob("*.npz")):
+        if path.name == "checkpoint.npz":
+            continue
+        h = hashlib.sha256()
+        for array in io.read(path).params:
+            h.update(np.ascontiguousarray(array).tobytes())
+        digest[path.name] = h.hexdigest()
+    return digest
+
+
+@pytest.mark.parametrize("name, mode", [
+    pytest.param(name, mode, marks=[pytest.mark.xfail(strict=True, reason=JAX_GAPS[name])]
+                 if mode == "jax" and name in JAX_GAPS else [])
+    for name in EXPERIMENTS for mode in MODES])
+def test_numbers_are_those_recorded_before_the_redesign(name, mode, tmp_path, monkeypatch, capsys):
+    if mode == "jax":
+        pytest.importorskip("jax")
+    splits = _splits()
+    monkeypatch.setattr("dae.data.load_mnist", lambda *args, **kwargs: splits)
+    model, *flags = EXPERIMENTS[name]
+    assert cli.main(["train", model, "--output-dir", str(tmp_path), "--mode", mode, *flags]) == 0, \
+        capsys.readouterr().err
+    got = fingerprint(tmp_path)
+    recorded = json.loads(BASELINES.read_text()) if BASELINES.exists() else {"versions": versions(), "runs": {}}
+    if os.environ.get("DAE_RECORD_BASELINES") == "1":
+        recorded["versions"] = versions()
+        recorded["runs"][f"{name}/{mode}"] = got
+        BASELINES.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+        return
+    if recorded["versions"] != versions():
+        pytest.skip(f"pins recorded with {recorded['versions']}, installed {versions()}")
+    assert got == recorded["runs"][f"{name}/{mode}"]
