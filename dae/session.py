@@ -34,8 +34,9 @@ step: the session saves the checkpoint, partial epoch included, and raises
 :class:`Interrupted`, whose message says how to resume. Anywhere else, or
 pressed a second time, it stops at once and the last checkpoint stays (every
 file is written atomically, so none is left damaged). A cost that turns NaN or
-inf, grows to ``DIVERGED_GROWTH`` times its first epoch's, or parameters that
-overflow stop the run with :class:`RunDiverged` before the epoch is saved: the
+inf, grows to ``DIVERGED_GROWTH`` times its first epoch's (or, inside the
+first epoch, its first step's), or a cost or parameters beyond magnitudes no sane
+run reaches (:func:`dae.train.check_epoch`) stop the run with :class:`RunDiverged` before the epoch is saved: the
 last good checkpoint and model files stay. Nothing here prints: lines go to
 the ``report`` callback.
 """
@@ -70,7 +71,7 @@ NOT_SAVED = {"run", "resume", "quiet", "command", "model", "output_dir"}
 PARTIAL = "partial epoch outputs"
 KEEP = "keep"
 #: A cost this many times its stage's first epoch's has diverged, finite or not.
-DIVERGED_GROWTH = 10.0
+DIVERGED_GROWTH = train.DIVERGED_GROWTH
 
 
 class SessionError(ValueError):
@@ -396,7 +397,7 @@ class Session:
             nonlocal first
             record = {"stage": stage, **record}
             stop = on_epoch(record) if on_epoch is not None else None
-            self._check_divergence(stage, record, names, first or record)
+            train.check_epoch(record, names, first, io.model_variables(self._model))
             first = first or record
             self.history.append(record)
             self._complete = bool(stop)  # ended early: not trained again, whatever the epoch count
@@ -556,18 +557,6 @@ class Session:
         return training["epochs"], replay, bool(training.get("complete"))
 
     # -- divergence ---------------------------------------------------------------------
-    def _check_divergence(self, stage, record, names, first):
-        """Raise :class:`dae.train.Diverged` before a bad epoch is saved."""
-        for name in names:
-            value, start = record.get(name), first.get(name)
-            if isinstance(value, float) and isinstance(start, float) and start > 0 \
-                    and value > DIVERGED_GROWTH * start:
-                raise train.Diverged(record["epoch"], name, f"{value:.4g}, over "
-                                     f"{DIVERGED_GROWTH:g} times its first epoch's {start:.4g},")
-        for var in io.model_variables(self._model):
-            if not np.all(np.isfinite(var.get_value(borrow=True))):
-                raise train.Diverged(record["epoch"], f"parameter {var.name}", "infinite or NaN")
-
     def _diverged_message(self, stage, exc, rate_flag):
         rate = getattr(self.args, rate_flag, None) if rate_flag else None
         lower = [] if rate is None else [_flag(rate_flag), f"{rate / 10:g}"]

@@ -36,6 +36,71 @@ class Diverged(FloatingPointError):
         super().__init__(f"{name} became {value} in epoch {epoch}")
 
 
+#: A cost this many times what its stage started from (its first step's, its first epoch's) has diverged.
+DIVERGED_GROWTH = 10.0
+#: Magnitudes no sane run reaches, though still finite in float32: beyond them a run has diverged.
+COST_BOUND = 1e15
+PARAMETER_BOUND = 1e10
+#: :func:`fit` checks the cost after steps 1, 2, 4, ... of an epoch, then every this many steps.
+CHECK_EVERY = 64
+
+
+def _judge(epoch, name, value, start=None, where=""):
+    """Raise :class:`Diverged` if ``value`` is not finite, beyond :data:`COST_BOUND`, or over
+    :data:`DIVERGED_GROWTH` times ``start`` (``where`` says what start was)."""
+    if not isinstance(value, (int, float)):
+        return
+    if not math.isfinite(value):
+        raise Diverged(epoch, name, value)
+    if isinstance(start, (int, float)) and start > 0 and value > DIVERGED_GROWTH * start:
+        raise Diverged(epoch, name, f"{value:.4g}, over {DIVERGED_GROWTH:g} times its {where} {start:.4g},")
+    if abs(value) > COST_BOUND:
+        raise Diverged(epoch, name, f"{value:.4g}, beyond {COST_BOUND:g} (no sane run gets there),")
+
+
+def check_epoch(record, names, first=None, params=()):
+    """Raise :class:`Diverged` if an epoch's record or parameters have diverged.
+
+    Each output of ``names`` must be finite, within :data:`COST_BOUND` and at most
+    :data:`DIVERGED_GROWTH` times its value in ``first`` (the stage's first epoch's record);
+    each parameter in ``params`` (shared variables) finite and within :data:`PARAMETER_BOUND`.
+    Only reads values.
+    """
+    for name in names:
+        _judge(record["epoch"], name, record.get(name), (first or {}).get(name), "first epoch's")
+    for var in params:
+        value = var.get_value(borrow=True)
+        peak = float(np.max(np.abs(value))) if np.size(value) else 0.0
+        if not peak <= PARAMETER_BOUND:
+            raise Diverged(record["epoch"], f"parameter {var.name}", "infinite or NaN"
+                           if not math.isfinite(peak) else f"as large as {peak:.3g}, beyond "
+                           f"{PARAMETER_BOUND:g} (no sane run gets there),")
+
+
+class _Watch:
+    """:func:`fit`'s check inside an epoch: the first output's mean over the steps so far, against
+    the first step of epoch 0 (the cost the model started from) and :data:`COST_BOUND`.
+    Cheap: it looks at the outputs fit keeps anyway, after steps 1, 2, 4, ... and every
+    :data:`CHECK_EVERY` steps."""
+
+    def __init__(self, width):
+        self.width, self.start = width, None
+
+    def begin(self, epoch):
+        self.epoch, self.total, self.rows, self.seen, self.next = epoch, 0.0, 0, 0, 1
+
+    def __call__(self, values, force=False):
+        n = len(values)
+        if n < self.next and not (force and n > self.seen):
+            return
+        self.next = 2 * n if n < CHECK_EVERY else n + CHECK_EVERY
+        costs = np.asarray(values[self.seen:n], dtype=np.float64).reshape(-1, self.width)[:, 0]
+        if self.start is None and self.epoch == 0 and self.seen == 0:
+            self.start = float(costs[0])
+        self.total, self.rows, self.seen = self.total + float(costs.sum()), self.rows + costs.size, n
+        return self.total / self.rows
+
+
 class FitInterrupted(KeyboardInterrupt):
     """Ctrl-C (a notebook's stop button) stopped :func:`fit` between two steps.
 
@@ -245,7 +310,9 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
         (a progress bar), or None.
 
     Returns the epoch records, a :class:`History`. Raises :class:`Diverged` when
-    an output's mean is not finite; epochs already reported stay reported.
+    the run diverges (:func:`check_epoch` at each epoch's end; inside an epoch, the
+    cost's mean so far against the first step of epoch 0 and :data:`COST_BOUND`), as
+    soon as it is seen; epochs already reported stay reported.
 
     Ctrl-C (SIGINT, a notebook's stop button) ends training after the step that
     is running, so the model is never left half-updated, and raises
@@ -254,15 +321,18 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
     the main thread; a handler of the caller's (a :class:`dae.session.Session`)
     is left to do its work.
     """
-    history = History()
+    history, watch = History(), _Watch(len(names))
     with _stop_on_sigint() as interrupted:
         for epoch in range(start_epoch, n_epochs):
             start = time.perf_counter()
+            watch.begin(epoch)
             batches = range(n_steps) if progress is None else progress(range(n_steps), epoch)
             values = []
             try:
                 for i in batches:
                     values.append(step(i))
+                    if len(values) >= watch.next:
+                        _judge(epoch, names[0], watch(values), watch.start, "first epoch's first step's")
                     if interrupted():
                         raise FitInterrupted(history, epoch, len(values), n_steps)
             finally:
@@ -271,9 +341,8 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
             record = {"epoch": epoch}
             record.update({name: float(v) for name, v in zip(names, means)})
             record["seconds"] = time.perf_counter() - start
-            for name in names:
-                if not np.isfinite(record[name]):
-                    raise Diverged(epoch, name, record[name])
+            _judge(epoch, names[0], watch(values, force=True), watch.start, "first epoch's first step's")
+            check_epoch(record, names)
             history.append(record)
             if on_epoch is not None and on_epoch(record):
                 break
