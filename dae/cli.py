@@ -29,6 +29,7 @@ import numpy as np
 
 from dae.experiments.common import (Report, UserError, add_data_flag, fraction,
                                     non_negative_int, positive_int)
+from dae.utils import check_file
 
 USER_ERRORS = (ValueError, OSError, FloatingPointError, UserError)
 
@@ -107,9 +108,7 @@ def cmd_theano(args):
 
     from dae.theano import describe, run_script
 
-    if not args.script.is_file():
-        raise UserError(f"no Theano script at {args.script}; pass the path of a .py file such as "
-                        "the tutorials' dA.py")
+    check_file(args.script, "a Theano script (a .py file such as the tutorials' dA.py)")
     with warnings.catch_warnings(record=True) as caught:  # a shadowed real Theano: say so
         warnings.simplefilter("always")
         from dae.theano import install
@@ -140,6 +139,19 @@ def cmd_mnist_pkl(args):
 
 
 # -- model commands ----------------------------------------------------------------------
+def _inputs(args):
+    """The files a command reads, never to be written over by its --out."""
+    return [p for p in (getattr(args, "model", None), getattr(args, "data", None)) if p is not None]
+
+
+def _check_inputs(args):
+    """--data checked before it is opened (a FIFO would hang the read); a model file and a
+    Theano script are checked where they are read (dae.io.read, cmd_theano)."""
+    data = getattr(args, "data", None)
+    if isinstance(data, Path):
+        check_file(data, "an .npy/.npz array of images or a folder of PNGs", folder=True)
+
+
 def _load(path):
     from dae import io
     record = io.read(path)
@@ -178,7 +190,7 @@ def cmd_filters(args):
     weights = first_layer_weights(model)
     count = min(args.count, len(weights))
     shape = _image_shape(args.image_shape, weights.shape[1], record.info.get("image_shape"))
-    path = save_png(filters_image(weights, shape, count=count), args.out)
+    path = save_png(filters_image(weights, shape, count=count), args.out, _inputs(args))
     say(f"wrote {path}: {count} of the {len(weights)} first-layer filters of the "
         f"{record.class_name}, {shape[0]}x{shape[1]} each")
     return 0
@@ -206,7 +218,7 @@ def cmd_reconstruct(args):
     corruption = args.corruption if _kind(model) == "autoencoder" else 0.0
     image = reconstructions_image(model, x, shape, corruption=corruption,
                                   columns=min(len(x), 10), mode=args.mode)
-    say(f"wrote {save_png(image, args.out)}: {len(x)} examples of {images.source}, each row "
+    say(f"wrote {save_png(image, args.out, _inputs(args))}: {len(x)} examples of {images.source}, each row "
         + ("above its corrupted input and " if corruption else "above ")
         + f"its reconstructions by the {record.class_name}")
     return 0
@@ -222,7 +234,7 @@ def cmd_sample(args):
                         "dae sample draws from a VAE. Try: dae reconstruct " + str(args.model))
     shape = _image_shape(args.image_shape, model.n_visible, record.info.get("image_shape"))
     image = samples_image(model, args.count, seed=args.seed, image_shape=shape, mode=args.mode)
-    say(f"wrote {save_png(image, args.out)}: the means of p(x|z) for {args.count} draws "
+    say(f"wrote {save_png(image, args.out, _inputs(args))}: the means of p(x|z) for {args.count} draws "
         f"z ~ N(0, I) (seed {args.seed})")
     return 0
 
@@ -299,7 +311,10 @@ def _size(n):
 
 
 def _out_flag(p, default_count, what):
-    p.add_argument("--out", type=Path, required=True, metavar="PNG", help="the picture to write")
+    p.add_argument("--out", type=Path, required=True, metavar="PNG",
+                   help="the picture to write; a regular file there is replaced (through a "
+                        "symlink, its target); the files being read, folders, devices, FIFOs "
+                        "and sockets are refused")
     p.add_argument("--count", type=positive_int, default=default_count,
                    help=f"how many {what} (default {default_count})")
     p.add_argument("--image-shape", type=positive_int, nargs=2, metavar=("H", "W"),
@@ -362,6 +377,7 @@ def run(args, prog):
     """Run a parsed command; user errors become one message and exit status 1, Ctrl-C 130."""
     from dae.session import interrupted_by_user
     try:
+        _check_inputs(args)
         return args.run(args)
     except BaseException as exc:  # noqa: B036 -- Ctrl-C and SystemExit sorted out below
         if isinstance(exc, SystemExit) or os.environ.get("DAE_DEBUG"):

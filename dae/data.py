@@ -49,12 +49,13 @@ import http.client
 import os
 import pickle
 import sys
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from dae.utils import PathError, atomic_write, check_file
 
 __all__ = [
     "DataError", "MIRRORS", "MNIST_FILES", "PICKLE_NAME", "DEFAULT_DATA_DIR",
@@ -393,8 +394,6 @@ def write_mnist_pkl(folder, data_dir=None, *, verify_md5=True):
     Returns the path written. Raises :class:`DataError` when the IDX files are
     not found or not valid, or ``data_dir`` leads to a pickle instead.
     """
-    from dae.utils import atomic_write
-
     source = find_mnist(data_dir)
     if source.is_file():
         raise DataError(f"{source} is a pickle: mnist.pkl.gz is written from MNIST's four IDX "
@@ -414,8 +413,19 @@ def write_mnist_pkl(folder, data_dir=None, *, verify_md5=True):
 
 
 # -- IDX ----------------------------------------------------------------------------
+def _check_regular(path, what):
+    """:func:`dae.utils.check_file` before opening, as a DataError; a missing file is left to
+    the caller's own message."""
+    if os.path.lexists(path):
+        try:
+            check_file(path, what)
+        except PathError as exc:
+            raise DataError(str(exc)) from None
+
+
 def _read_bytes(path):
     """The file's bytes, gunzipped if it is gzip."""
+    _check_regular(path, "an MNIST IDX file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -482,6 +492,7 @@ def _check_file(path):
 
 def _md5(path):
     h = hashlib.md5()
+    _check_regular(path, "an MNIST IDX file")
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -554,6 +565,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 def _load_pickle(path):
     """The tutorials' mnist.pkl.gz (gzipped or plain pickle), validated."""
     fix = "Replace it with the tutorials' mnist.pkl.gz, or use the four IDX .gz files."
+    _check_regular(path, f"the tutorials' {PICKLE_NAME}")
     try:
         with open(path, "rb") as f:
             gz = f.read(2) == _GZIP_MAGIC
@@ -637,35 +649,25 @@ def _fetch(url, dest, timeout):
     """Download url to dest atomically, verifying size and md5 from MNIST_FILES."""
     size, md5 = MNIST_FILES[dest.name]
     request = urllib.request.Request(url, headers={"User-Agent": "dae (python urllib)"})
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    ok = False
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            h = hashlib.md5()
-            n = 0
-            with _progress(dest.name, size) as bar:
-                while True:
-                    chunk = response.read(_CHUNK)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    h.update(chunk)
-                    n += len(chunk)
-                    bar.update(len(chunk))
+
+    # atomic_write, dae's one way to write a file: a failed check leaves no file behind; a
+    # copy another process finished meanwhile passed the same checks, so replacing it is harmless
+    with atomic_write(dest, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+        h = hashlib.md5()
+        n = 0
+        with _progress(dest.name, size) as bar:
+            while True:
+                chunk = response.read(_CHUNK)
+                if not chunk:
+                    break
+                out.write(chunk)
+                h.update(chunk)
+                n += len(chunk)
+                bar.update(len(chunk))
         if n != size:
             raise DataError(f"received {n} bytes, expected {size}")
         if h.hexdigest() != md5:
             raise DataError(f"md5 {h.hexdigest()}, expected {md5}")
-        if dest.exists():  # appeared meanwhile (another process): keep it, never overwrite
-            return
-        os.replace(tmp, dest)
-        ok = True
-    finally:
-        if not ok:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 class _NoBar:

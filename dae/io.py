@@ -180,10 +180,48 @@ def load(path):
     return build(read(path))
 
 
+#: The first bytes of files often passed by mistake, to say what a file is instead.
+_MAGIC = {b"\x89PNG": "a PNG image", b"\x1f\x8b": "a gzip file", b"\xff\xd8\xff": "a JPEG image",
+          b"%PDF": "a PDF", b"\x80": "a Python pickle"}
+#: A zip archive with entries, an empty one, a bare .npy (read, then refused as one)
+_READ_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")
+
+
+def _not_a_zip(where, path):
+    """None when ``path`` starts as a zip archive (or .npy) does, else the error saying what it is."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(_READ_MAGIC):
+        return None
+    found = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+    if found is None:
+        found = ("empty" if not head else "all zero bytes at its start" if not head.strip(b"\0")
+                 else f"its first bytes are {head[:4].hex()}")
+    return ModelFileError(f"{where} is not a dae model file (not a zip archive: {found}); it is "
+                          "damaged or another kind of file. Pass an .npz written by dae train or "
+                          "model.save")
+
+
+def _reason(exc):
+    """An exception's text for a damaged file, without NumPy's advice to unpickle."""
+    text = f"{type(exc).__name__}: {exc}"
+    if "pickle" in text or "Python objects" in text:
+        return "it holds pickled Python objects, which dae never loads"
+    return text
+
+
 def read(path):
     """Read and check a model file without building the model; returns a :class:`ModelFile`."""
+    from dae.utils import PathError, check_file
+
     where = str(path)
     try:
+        check_file(path, "a dae model file (.npz)")
+    except PathError as exc:
+        raise ModelFileError(str(exc)) from None
+    try:
+        if (error := _not_a_zip(where, path)) is not None:
+            raise error
         # mmap_mode: a bare .npy is mapped, not read, before it is refused
         archive = np.load(path, allow_pickle=False, mmap_mode="r")
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -191,6 +229,10 @@ def read(path):
                                  "written by model.save or the dae command)")
         with archive:
             _check_sizes(where, archive)
+            doubled = sorted({k for k in archive.files if archive.files.count(k) > 1})
+            if doubled:
+                raise ModelFileError(f"{where}: the entries {doubled} appear more than once; the "
+                                     "file was modified after dae wrote it")
             keys = set(archive.files)
             if META_KEY not in keys:
                 raise ModelFileError(f"{where}: no {META_KEY!r} entry; this is not a dae model file "
@@ -206,7 +248,7 @@ def read(path):
         raise ModelFileError(f"{where} is a folder; expected a model file (.npz)") from None
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"{where} is damaged or not a dae model file (truncated or "
-                             f"modified?): {type(exc).__name__}: {exc}. Use another copy or "
+                             f"modified?): {_reason(exc)}. Use another copy or "
                              "train the model again") from None
     expected = {f"param_{i:03d}" for i in range(len(params))} | \
                {f"state_{i:03d}" for i in range(len(state))} | {META_KEY}
@@ -234,6 +276,9 @@ def _parse_meta(where, raw):
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{where}: its metadata is not valid JSON ({exc}); the file is damaged") from None
+    except RecursionError:
+        raise ModelFileError(f"{where}: its metadata is nested too deeply to be dae's; the file "
+                             "was modified after dae wrote it") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{where}: not a dae model file (format {_get(meta, 'format')!r}, "
                              f"expected {FORMAT!r})")
@@ -244,7 +289,7 @@ def _parse_meta(where, raw):
         raise ModelFileError(f"{where} has format version {version}, written by dae "
                              f"{meta.get('dae_version', '?')}; this dae reads version "
                              f"{FORMAT_VERSION} or older: upgrade dae to load it")
-    kinds = {"class": str, "hyperparameters": dict, "params": list, "state": list, "info": dict}
+    kinds = {"dae_version": str, "class": str, "hyperparameters": dict, "params": list, "state": list, "info": dict}
     for key, kind in kinds.items():
         if not isinstance(meta.get(key), kind):
             raise ModelFileError(f"{where}: metadata field {key!r} is {_get(meta, key)!r}, expected "
@@ -256,7 +301,67 @@ def _parse_meta(where, raw):
         if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
                 and isinstance(entry.get("shape"), list) and isinstance(entry.get("dtype"), str)):
             raise ModelFileError(f"{where}: bad array description {entry!r}; the file is damaged")
+    _check_fields(where, "info", meta["info"], _INFO)
     return meta
+
+
+# -- the info dae itself reads back (dae info, dae filters, --resume) -----------------------
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _list_of(test):
+    return lambda value: isinstance(value, list) and all(test(v) for v in value)
+
+
+def _record(value):
+    return isinstance(value, dict) and isinstance(value.get("stage"), str) and _whole(value.get("epoch"))
+
+
+#: field: (required, test, what it must be, fields within). Other fields are free JSON.
+_TRAINING = {
+    "experiment": (True, lambda v: isinstance(v, str), "a string", None),
+    "stage": (True, lambda v: isinstance(v, str), "a string", None),
+    "epochs": (True, _whole, "a whole number >= 0", None),
+    "finished": (False, lambda v: isinstance(v, bool), "true or false", None),
+    "complete": (False, lambda v: isinstance(v, bool), "true or false", None),
+    "position": (False, _whole, "a whole number >= 0", None),
+    "history": (False, _list_of(_record), "a list of epoch records with a stage and an epoch", None),
+    "best": (False, lambda v: v is None or (isinstance(v, dict) and _whole(v.get("epoch"))),
+             "null or a record with an epoch", None),
+    "args": (False, lambda v: isinstance(v, dict), "an object", None),
+    "paths": (False, _list_of(lambda v: isinstance(v, str)), "a list of strings", None),
+    "stages_done": (False, _list_of(lambda v: isinstance(v, str)), "a list of strings", None),
+    "partial_shapes": (False, _list_of(_list_of(_whole)), "a list of shapes", None),
+    "generators": (False, lambda v: isinstance(v, list), "a list", None),
+    "results": (False, lambda v: isinstance(v, dict), "an object", None),
+}
+_INFO = {
+    "image_shape": (False, lambda v: v is None or (_list_of(_whole)(v) and len(v) == 2 and 0 not in v),
+                    "null or [height, width], two whole numbers >= 1", None),
+    "training": (False, lambda v: v is None or isinstance(v, dict), "null or an object", _TRAINING),
+}
+
+
+def _check_fields(where, name, value, fields):
+    """``value``'s fields against ``fields`` (see :data:`_INFO`); one error naming the first
+    bad one as ``info.training.epochs``."""
+    for key, (required, test, what, inner) in fields.items():
+        if key not in value:
+            if required:
+                raise ModelFileError(f"{where}: metadata field {name}.{key} is missing, expected "
+                                     f"{what}; the file was modified after dae wrote it")
+            continue
+        if not test(value[key]):
+            raise ModelFileError(f"{where}: metadata field {name}.{key} is {_short(value[key])}, "
+                                 f"expected {what}; the file was modified after dae wrote it")
+        if inner is not None and value[key] is not None:
+            _check_fields(where, f"{name}.{key}", value[key], inner)
+
+
+def _short(value):
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _get(meta, key):

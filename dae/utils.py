@@ -8,12 +8,13 @@ or a Ctrl-C mid-write never leaves a truncated file behind.
 """
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["tile_raster_images", "save_png", "atomic_write"]
+__all__ = ["tile_raster_images", "save_png", "atomic_write", "check_file", "write_target", "PathError"]
 
 #: Added to a tile's maximum before dividing, as in the tutorial, so that a
 #: constant tile gives zeros instead of dividing by zero.
@@ -168,6 +169,69 @@ def tile_raster_images(X, img_shape, tile_shape, tile_spacing=(0, 0),
 
 
 # --------------------------------------------------------------------------- files
+class PathError(ValueError):
+    """A path names the wrong kind of thing for what dae does with it: a folder,
+    FIFO, device or socket where a regular file is read or written, or the very
+    file being read as the place to write."""
+
+
+def _kind(mode):
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_file(path, what, *, folder=False):
+    """The one check of every path dae opens for reading: ``path`` must be a
+    regular file (or, with ``folder``, a folder); return it as a :class:`Path`.
+
+    Done before opening, so a FIFO cannot hang the open and a device is never
+    read. ``what`` names what dae expected there, e.g. ``"a model file (.npz)"``;
+    the :class:`PathError` says what came instead and what to pass.
+    """
+    path = Path(os.fspath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise PathError(f"{path}: no such file{' or folder' if folder else ''}") from None
+    except OSError as exc:
+        raise PathError(f"{path}: cannot look at it ({exc.strerror}); expected {what}") from None
+    if stat.S_ISREG(mode) or (folder and stat.S_ISDIR(mode)):
+        return path
+    raise PathError(f"{path} is {_kind(mode)}, not {what}: pass the path of "
+                    f"{'a regular file or folder' if folder else 'a regular file'} holding one")
+
+
+def write_target(path, protect=()):
+    """The one rule for every file dae writes: the path to write for ``path``.
+
+    A symlink is followed (its target is written; the link stays). What is
+    there must be nothing yet or a regular file, which is replaced (as ``--out``
+    and ``--output-dir`` promise); a folder, FIFO, device or socket is refused,
+    and so is any of the files in ``protect`` (the inputs being read), under
+    whatever name. Raises :class:`PathError`.
+    """
+    path = Path(os.fspath(path))
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return target
+    if not stat.S_ISREG(st.st_mode):
+        raise PathError(f"{path} is {_kind(st.st_mode)}, not a regular file: dae writes only "
+                        f"regular files (it would replace what is there); pass another path")
+    for source in protect:
+        with contextlib.suppress(OSError):
+            if os.path.samestat(st, os.stat(source)):
+                same = "" if Path(os.fspath(source)) == path else f" ({source})"
+                raise PathError(f"{path} is the file being read{same}: writing there would "
+                                "destroy it; pass another path")
+    return target
+
+
 def _current_umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -179,7 +243,7 @@ _UMASK = _current_umask()
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode="wb", *, encoding=None, newline=None):
+def atomic_write(path, mode="wb", *, encoding=None, newline=None, protect=()):
     """Write ``path`` all at once or not at all.
 
     Yields a file object on a temporary file in ``path``'s directory (created if
@@ -187,7 +251,9 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
     and renamed over ``path`` (``os.replace``, atomic on POSIX and Windows);
     when it raises (Ctrl-C included) the temporary file is removed and
     ``path`` is left as it was. The new file gets the usual permissions
-    (``0o666`` less the umask), not the temporary file's ``0o600``.
+    (``0o666`` less the umask), not the temporary file's ``0o600``. What may be
+    written over is :func:`write_target`'s rule: a symlink's target, a regular
+    file, never a folder, device, FIFO, socket or a file in ``protect``.
 
     Parameters
     ----------
@@ -199,6 +265,8 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
         Text mode only; defaults to UTF-8 (not the locale's encoding).
     newline : str, optional
         Text mode only, as for :func:`open`.
+    protect : sequence of paths, optional
+        The files being read (a model file): refused as ``path``.
 
     Example
     -------
@@ -212,7 +280,7 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
     binary = "b" in mode
     if binary and (encoding is not None or newline is not None):
         raise ValueError(f"encoding and newline are for text modes; got mode {mode!r}")
-    path = Path(os.fspath(path))
+    path = write_target(path, protect)
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -253,7 +321,7 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def save_png(array, path):
+def save_png(array, path, protect=()):
     """Save an image array as a PNG file, atomically (see :func:`atomic_write`).
 
     Parameters
@@ -263,6 +331,8 @@ def save_png(array, path):
         [0, 1], scaled x 255, rounded and clipped to 0..255.
     path : str or os.PathLike
         Where to write; the parent directory is created if missing.
+    protect : sequence of paths, optional
+        Files being read, never written over (see :func:`write_target`).
 
     Returns
     -------
@@ -295,6 +365,6 @@ def save_png(array, path):
     # uint8 (H, W), (H, W, 3), (H, W, 4) give Pillow modes L, RGB, RGBA
     image = Image.fromarray(np.ascontiguousarray(array))
     path = Path(os.fspath(path))
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", protect=protect) as f:
         image.save(f, format="PNG")
     return path

@@ -1,0 +1,145 @@
+"""Issue 21, the second bad-input probe: nothing the user has is overwritten, nothing hangs,
+no advice to unpickle, tampered metadata refused. Each case: one line on stderr, no
+traceback, exit 1 (the dae command in this process, as in test_cli.py).
+"""
+import json
+import os
+import signal
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+from dae import cli, io
+from dae.dA import dA
+from test_cli import _main  # the dae command in this process
+
+
+def _one_line(capsys, *argv):
+    """The single error line of a refused command."""
+    status, out, err = _main(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert status == 1 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def model(tmp_path):
+    """A tiny 16-8 dA's model file."""
+    path = tmp_path / "m.npz"
+    io.save(dA(numpy_rng=np.random.RandomState(0), n_visible=16, n_hidden=8), path)
+    return path
+
+
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+# 1 ------------------------------------------------------------------------------------
+def test_1_out_never_destroys_what_is_there(tmp_path, model, capsys):
+    before = model.read_bytes()
+    assert "is the file being read" in _one_line(capsys, "filters", model, "--out", model)
+    (tmp_path / "link.npz").symlink_to(model)
+    assert "is the file being read (" in _one_line(capsys, "filters", model, "--out",
+                                                   tmp_path / "link.npz")
+    assert model.read_bytes() == before
+    device = tmp_path / "null"
+    os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # private, never /dev
+    assert "is a character device, not a regular file" in _one_line(
+        capsys, "filters", model, "--out", device)
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+    assert "is a FIFO" in _one_line(capsys, "filters", model, "--out", _fifo(tmp_path / "p.png"))
+    (tmp_path / "dir.png").mkdir()
+    assert "is a folder" in _one_line(capsys, "filters", model, "--out", tmp_path / "dir.png")
+    data = tmp_path / "x.npy"
+    np.save(data, np.zeros((5, 16), np.float32))
+    assert "is the file being read" in _one_line(capsys, "reconstruct", model, "--data", data,
+                                                 "--out", data, "--mode", "py")
+    # a symlink to a regular file: the target is written, the link stays
+    (tmp_path / "old.png").write_bytes(b"old")
+    (tmp_path / "pic.png").symlink_to(tmp_path / "old.png")
+    status, _, err = _main(capsys, "filters", model, "--out", tmp_path / "pic.png")
+    assert status == 0, err
+    assert (tmp_path / "pic.png").is_symlink()
+    assert (tmp_path / "old.png").read_bytes()[:4] == b"\x89PNG"
+    # dae mnist-pkl's output follows the same rule
+    (tmp_path / "pkl").mkdir()
+    _fifo(tmp_path / "pkl" / "mnist.pkl.gz")
+    assert "is a FIFO" in _one_line(capsys, "mnist-pkl", tmp_path / "pkl")
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["filters"].format_help()
+    assert "is replaced" in " ".join(help_text.split())
+
+
+# 3 ------------------------------------------------------------------------------------
+def test_3_a_fifo_is_refused_before_it_is_opened(tmp_path, model, capsys):
+    signal.alarm(60)  # a regression would hang on the FIFO's open: fail instead
+    fifo = _fifo(tmp_path / "f.npz")
+    for argv in (["info", fifo], ["eval", fifo], ["filters", fifo, "--out", tmp_path / "o.png"],
+                 ["eval", model, "--data", fifo, "--mode", "py"]):
+        assert "f.npz is a FIFO (named pipe), not" in _one_line(capsys, *argv)
+    assert not (tmp_path / "o.png").exists()
+    signal.alarm(0)
+
+
+# 6 ------------------------------------------------------------------------------------
+def test_6_damaged_files_never_suggest_unpickling(tmp_path, model, capsys):
+    (tmp_path / "cut.npz").write_bytes(model.read_bytes()[:100])
+    (tmp_path / "png.npz").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
+    (tmp_path / "zero.npz").write_bytes(bytes(1000))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for name, said in [("cut.npz", "damaged"), ("png.npz", "not a zip archive: a PNG image"),
+                       ("zero.npz", "not a zip archive: all zero bytes"),
+                       ("objects.npy", "pickled Python objects, which dae never loads")]:
+        line = _one_line(capsys, "info", tmp_path / name)
+        assert said in line and "allow_pickle" not in line and "unsafe" not in line, line
+
+
+# 7 ------------------------------------------------------------------------------------
+def test_7_dae_theano_says_a_folder_is_a_folder(tmp_path, capsys):
+    line = _one_line(capsys, "theano", tmp_path)
+    assert f"{tmp_path} is a folder, not a Theano script" in line
+
+
+# 4 ------------------------------------------------------------------------------------
+def _rewrite(model, path, meta=None, extra=()):
+    """``model`` copied to ``path`` with its meta replaced (bytes) and extra entries."""
+    with zipfile.ZipFile(model) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "meta.npy" and meta is not None:
+                data = _npy(meta)
+            dst.writestr(item.filename, data)
+        for name, data in extra:
+            dst.writestr(name, data)
+    return path
+
+
+def _npy(raw):
+    import io as _io
+    buffer = _io.BytesIO()
+    np.save(buffer, np.frombuffer(raw, dtype=np.uint8))
+    return buffer.getvalue()
+
+
+def test_4_tampered_metadata_is_refused_at_load(tmp_path, model, capsys):
+    meta = io.read(model).meta
+    deep = b'{"format": "dae-model", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert "nested too deeply" in _one_line(capsys, "info", _rewrite(model, tmp_path / "d.npz", deep))
+    for name, info, field in [
+            ("shape", {"image_shape": "ab"}, "info.image_shape"),
+            ("epochs", {"training": {"experiment": "dA", "stage": "s", "epochs": "ab"}},
+             "info.training.epochs"),
+            ("stage", {"training": {"experiment": "dA", "epochs": 1}}, "info.training.stage"),
+            ("history", {"training": {"experiment": "dA", "stage": "s", "epochs": 1,
+                                      "history": [1]}}, "info.training.history")]:
+        raw = json.dumps({**meta, "info": info}).encode()
+        for command in (["info"], ["filters"]):
+            argv = [*command, _rewrite(model, tmp_path / f"{name}.npz", raw)]
+            if command == ["filters"]:
+                argv += ["--out", tmp_path / "f.png"]
+            line = _one_line(capsys, *argv)
+            assert f"{name}.npz: metadata field {field}" in line, line
+    twice = _rewrite(model, tmp_path / "twice.npz", extra=[("meta.npy", _npy(b"{}"))])
+    assert "appear more than once" in _one_line(capsys, "info", twice)
