@@ -9,11 +9,14 @@ What differs from calling PyTensor directly, and why:
   :mod:`dae.theano.streams` found in the graph get their updates added.
 * ``updates`` may be a list of pairs, a dict or an ``OrderedDict``.
 * Shared variables made here are truthy, as Theano's were (the tutorials test
-  ``if not W:``); PyTensor's own variables are left as they are.
+  ``if not W:``). While ``import theano`` gives dae.theano (:func:`install`),
+  every tensor variable is, except a comparison's result (rbm.py tests
+  ``if not input:``); otherwise PyTensor's own variables keep PyTensor's rule.
 * Calls are as fast as dae's training step: Python ints and floats are
   checked and converted here (PyTensor's own check costs 5 us on a Python
   int, 8% of a dA step at batch size 1) and PyTensor trusts the result.
 """
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,9 +24,12 @@ import pytensor
 from pytensor.compile import SharedVariable
 from pytensor.compile.io import In as _PyTensorIn
 from pytensor.compile.io import Out  # noqa: F401  (re-exported: theano.Out)
+from pytensor.scalar import GE, GT, LE, LT
 from pytensor.graph.traversal import graph_inputs
 from pytensor.tensor import TensorType
+from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.sharedvar import TensorSharedVariable
+from pytensor.tensor.variable import _tensor_py_operators
 
 from dae.theano.streams import next_state
 
@@ -54,6 +60,24 @@ class TheanoSharedVariable(SharedVariable):
 
 _TRUTHY = {TensorSharedVariable: TheanoTensorSharedVariable,
            SharedVariable: TheanoSharedVariable}
+
+_pytensor_bool = _tensor_py_operators.__bool__
+
+
+def _theano_bool(self):
+    # Theano refused only a comparison's result, so that ``a < b < c`` (which
+    # Python computes as ``(a < b) and (b < c)``) still fails. The rule is
+    # Theano's only while Theano code runs here: dae and PyTensor keep theirs.
+    owner = self.owner
+    comparison = owner is not None and isinstance(owner.op, Elemwise) and \
+        isinstance(owner.op.scalar_op, (LT, GT, LE, GE))
+    if comparison or sys.modules.get("theano") is not sys.modules.get("dae.theano"):
+        return _pytensor_bool(self)
+    return True
+
+
+# On the class: rbm.py tests a variable that T.matrix() made, not one of ours.
+_tensor_py_operators.__bool__ = _theano_bool
 
 
 def shared(value, name=None, strict=False, allow_downcast=None, **kwargs):

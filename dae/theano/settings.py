@@ -5,6 +5,8 @@ Reading or setting any of PyTensor's settings (``floatX``, ``mode``,
 ``"cpu"``: PyTensor has no GPU device setting (dae's GPU path is its JAX mode,
 ``DAE_MODE=jax``), so setting it to anything else is an error.
 """
+import types
+
 import pytensor
 
 __all__ = ["config", "TheanoConfig"]
@@ -16,6 +18,9 @@ class TheanoConfig:
     device = "cpu"
     init_gpu_device = ""
     force_device = False
+    # Theano's flags about its own old bugs (rnnrbm.py sets warn.subtensor_merge_bug):
+    # PyTensor never had those bugs, so the flags are kept and nothing reads them.
+    warn = types.SimpleNamespace()
 
     def __getattr__(self, name):
         return getattr(pytensor.config, name)
@@ -30,7 +35,7 @@ class TheanoConfig:
         setattr(pytensor.config, name, value)
 
     def __dir__(self):
-        return sorted(set(dir(pytensor.config)) | {"device", "init_gpu_device", "force_device"})
+        return sorted(set(dir(pytensor.config)) | {"device", "init_gpu_device", "force_device", "warn"})
 
 
 config = TheanoConfig()

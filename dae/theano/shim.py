@@ -24,7 +24,16 @@ MODULES = ("dae.theano", "dae.theano.compile", "dae.theano.settings", "dae.thean
            "dae.theano.tensor", "dae.theano.tensor.nnet",
            "dae.theano.tensor.shared_randomstreams", "dae.theano.sandbox",
            "dae.theano.sandbox.rng_mrg", "dae.theano.printing", "dae.theano.ifelse",
-           "dae.theano.gradient")
+           "dae.theano.gradient", "dae.theano.gof", "dae.theano.gof.graph",
+           "dae.theano.scan_module", "dae.theano.gpuarray", "dae.theano.sandbox.cuda",
+           "dae.theano.tensor.signal", "dae.theano.tensor.signal.pool",
+           "dae.theano.tensor.nnet.abstract_conv", "dae.theano.tensor.nnet.conv",
+           "dae.theano.tensor.nnet.neighbours")
+
+#: Theano's modules that are another module under another name.
+RENAMED = {"theano.gof.utils": "pytensor.graph.utils",
+           "theano.scan_module.scan_utils": "pytensor.scan.utils",
+           "theano.tensor.signal.downsample": "dae.theano.tensor.signal.pool"}
 
 
 class TheanoShadowedWarning(UserWarning):
@@ -93,6 +102,8 @@ def install():
             "without dae.theano, to use it)"), stacklevel=2)
     for name in MODULES:
         sys.modules["theano" + name[len("dae.theano"):]] = importlib.import_module(name)
+    for name, target in RENAMED.items():
+        sys.modules[name] = importlib.import_module(target)
     if _ALIAS not in sys.meta_path:
         sys.meta_path.append(_ALIAS)
     return ours

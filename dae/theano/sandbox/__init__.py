@@ -1,2 +1,2 @@
-"""``theano.sandbox``: only ``rng_mrg`` (Theano's GPU sandbox has no PyTensor counterpart)."""
-from dae.theano.sandbox import rng_mrg  # noqa: F401
+"""``theano.sandbox``: ``rng_mrg``, and ``cuda`` as in a Theano without a GPU."""
+from dae.theano.sandbox import cuda, rng_mrg  # noqa: F401

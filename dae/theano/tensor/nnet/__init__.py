@@ -14,15 +14,21 @@ definitions::
 
 Differences: Theano's ``softmax`` of a vector returned a (1, n) row with a
 warning; here it is the vector's softmax. ``ultra_fast_sigmoid`` is the exact
-sigmoid (dae's Numba mode has a fast float32 kernel for it).
+sigmoid (dae's Numba mode has a fast float32 kernel for it). ``conv2d`` and
+``conv3d`` are importable stand-ins that fail when called (see :mod:`.abstract_conv`).
 """
 import pytensor.tensor as pt
 from pytensor.tensor import sigmoid, softplus  # noqa: F401  (the same objects)
 from pytensor.tensor.special import log_softmax as _log_softmax
 from pytensor.tensor.special import softmax as _softmax
 
+from dae.theano.tensor.nnet import abstract_conv, conv, neighbours  # noqa: F401
+from dae.theano.tensor.nnet.abstract_conv import conv2d, conv3d  # noqa: F401
+from dae.theano.tensor.nnet.neighbours import images2neibs, neibs2images  # noqa: F401
+
 __all__ = ["sigmoid", "softplus", "softmax", "logsoftmax", "relu", "binary_crossentropy",
-           "categorical_crossentropy", "ultra_fast_sigmoid", "hard_sigmoid", "softsign", "elu"]
+           "categorical_crossentropy", "ultra_fast_sigmoid", "hard_sigmoid", "softsign", "elu",
+           "conv2d", "conv3d", "images2neibs", "neibs2images"]
 
 ultra_fast_sigmoid = sigmoid
 
