@@ -879,7 +879,7 @@ def write_unit_report(out):
                 e["elbo"].append(v["test_elbo"])
                 e["nll"].append(v["test_nll"])
                 e["seeds"].append(r["seed"])
-                e["seconds"] += r["seconds"]
+                e["seconds"] += r["train_seconds"] + r["seconds"]  # the run (training, NLL) and the unit
                 e["commands"].add(r["train_command"].rsplit("--seed", 1)[0] + "--seed {seed}")
             continue
         for row, v in r["rows"].items():
