@@ -309,24 +309,22 @@ def vae_run(runs, c, seed, beta=1.0, iwae=None):
 
 def section_probe(runs, c, out):
     from dae import io
-    from dae.evaluate import encode, linear_probe
+    from dae.evaluate import encode
 
     splits = load(runs.data_dir)
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = splits
     results = {}
 
     def probe(row, features, command, train_seconds, seed):
-        started = time.time()
-        result = linear_probe(*[(f, y) for f, y in zip(features, (train_y, valid_y, test_y))],
-                              l2=c["probe_l2"], max_iter=c["probe_iterations"], mode=runs.mode)
+        result = probe_row(runs, c, "probe", f"{row}, seed {seed}", features, (train_y, valid_y, test_y),
+                           time.time())
         entry = results.setdefault(row, {"command": command, "seeds": [], "test_error": [],
                                          "valid_error": [], "l2": [], "seconds": 0.0,
-                                         "features": int(features[0].shape[1])})
+                                         "features": result["features"]})
         entry["seeds"].append(seed)
         for key in ("test_error", "valid_error", "l2"):
             entry[key].append(result[key])
-        entry["seconds"] += train_seconds + time.time() - started
-        runs.log(f"[probe] {row}, seed {seed}: test error {result['test_error']:.2%}")
+        entry["seconds"] += train_seconds + result["probe_seconds"]
 
     probe("raw pixels", (train_x, valid_x, test_x), "python benchmarks/reproduce.py --only probe", 0, 0)
     mean = train_x.mean(axis=0)
@@ -708,12 +706,12 @@ def dae_commit():
     return git("rev-parse", "--short", "HEAD") + ("+uncommitted" if git("status", "--porcelain", "dae") else "")
 
 
-def write_json(path, record):
-    """``record`` as JSON at ``path``, whole or not at all (a temp file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(record, indent=1, default=float))
-    temp.replace(path)
+def write_text(path, text):
+    """``text`` at ``path``, whole or not at all (dae's atomic_write)."""
+    from dae.utils import atomic_write
+
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def last_metrics(folder):
@@ -858,7 +856,7 @@ def run_units(runs, c, out, names, redo, command):
         record.update(unit=name, command=f"{command} --units {name}", seconds=time.time() - started,
                       mode=runs.mode, commit=dae_commit(),
                       config={k: v for k, v in c.items() if k != "vae_flags"})
-        write_json(path, record)
+        write_text(path, json.dumps(record, indent=1, default=float))
         write_unit_report(out)
         runs.log(f"[{name}] unit done in {minutes(record['seconds'])}: {path}")
     write_unit_report(out)
@@ -922,10 +920,7 @@ def write_unit_report(out):
                         for row, e in vae.items()]),
                  "", f"Anchors: {ANCHORS_VAE}.", ""]
         text += [f"![{f}]({f})" for r in records if r["section"] == "vae" for f in r["figures"]]
-    write_text = "\n".join(text) + "\n"
-    temp = out / "units.md.tmp"
-    temp.write_text(write_text)
-    temp.replace(out / "units.md")
+    write_text(out / "units.md", "\n".join(text) + "\n")
 
 
 # -- the report ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ step: the session saves the checkpoint, partial epoch included, and raises
 :class:`Interrupted`, whose message says how to resume. Anywhere else, or
 pressed a second time, it stops at once and the last checkpoint stays (every
 file is written atomically, so none is left damaged). A cost that turns NaN or
-inf, grows to ``DIVERGED_GROWTH`` times its first epoch's (or, inside the
+inf, grows to ``train.DIVERGED_GROWTH`` times its first epoch's (or, inside the
 first epoch, its first step's), or a cost or parameters beyond magnitudes no sane
 run reaches (:func:`dae.train.check_epoch`) stop the run with :class:`RunDiverged` before the epoch is saved: the
 last good checkpoint and model files stay. Nothing here prints: lines go to
@@ -70,8 +70,6 @@ LOCK = ".dae-lock"
 NOT_SAVED = {"run", "resume", "quiet", "command", "model", "output_dir"}
 PARTIAL = "partial epoch outputs"
 KEEP = "keep"
-#: A cost this many times its stage's first epoch's has diverged, finite or not.
-DIVERGED_GROWTH = train.DIVERGED_GROWTH
 
 
 class SessionError(ValueError):
