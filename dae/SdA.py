@@ -204,7 +204,7 @@ class SdA:
         from dae import io
         return io.save(self, path)
 
-    def get_params(self):
+    def get_weights(self):
         """The parameters' values, bottom up: ``{"W0": ..., "b0": ..., ..., "W<L>", "b<L>"}``."""
         values = {}
         for i in range(len(self.params) // 2):
@@ -212,12 +212,12 @@ class SdA:
             values[f"b{i}"] = self.params[2 * i + 1].get_value()
         return values
 
-    def set_params(self, values):
-        """Load what :meth:`get_params` returned (checked for names and shapes)."""
+    def set_weights(self, values):
+        """Load what :meth:`get_weights` returned (checked for names and shapes)."""
         for i, param in enumerate(self.params):
             name = f"{'Wb'[i % 2]}{i // 2}"
             if name not in values:
-                raise ValueError(f"parameter {name} missing; expected {sorted(self.get_params())}")
+                raise ValueError(f"parameter {name} missing; expected {sorted(self.get_weights())}")
             value = np.asarray(values[name], dtype=param.dtype)
             if value.shape != param.get_value(borrow=True).shape:
                 raise ValueError(f"parameter {name} has shape {value.shape}, expected "

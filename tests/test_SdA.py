@@ -99,14 +99,14 @@ def test_fine_tuning_lowers_validation_error_on_mnist(mnist):
 
 def test_params_round_trip(rng):
     sda = _tiny_sda(rng)
-    values = sda.get_params()
+    values = sda.get_weights()
     assert sorted(values) == ["W0", "W1", "W2", "b0", "b1", "b2"]
     other = _tiny_sda(np.random.RandomState(7))
-    other.set_params(values)
+    other.set_weights(values)
     for a, b in zip(sda.params, other.params):
         np.testing.assert_array_equal(a.get_value(), b.get_value())
     with pytest.raises(ValueError, match="W1 has shape"):
-        other.set_params({**values, "W1": np.zeros((2, 2))})
+        other.set_weights({**values, "W1": np.zeros((2, 2))})
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -91,16 +91,16 @@ class Best:
     """
 
     def __init__(self, sda):
-        self.epoch, self.valid, self.test, self.params = None, None, None, sda.get_params()
+        self.epoch, self.valid, self.test, self.params = None, None, None, sda.get_weights()
 
     def capture(self, sda, epoch, valid, test):
-        self.epoch, self.valid, self.test, self.params = epoch, valid, test, sda.get_params()
+        self.epoch, self.valid, self.test, self.params = epoch, valid, test, sda.get_weights()
 
     def summary(self):
         return {"epoch": self.epoch, "valid_error": self.valid, "test_error": self.test}
 
     def apply(self, sda):
-        sda.set_params(self.params)
+        sda.set_weights(self.params)
 
     def state_dict(self):
         return {"epoch": self.epoch, "valid": self.valid, "test": self.test, **self.params}
