@@ -45,14 +45,14 @@ TITLES = {
 FULL = dict(
     examples=None, seeds=[1, 2, 3], hidden=500, ae_epochs=15, ca_epochs=20, sa_epochs=30,
     ae_batch=None, deep_hidden=[1000, 1000, 1000], pretraining_epochs=15, training_epochs=25,
-    deep_batch=10, vae_hidden=[512, 512], vae_latent=50, vae_epochs=100, nll_k=5000, iwae_k=[5, 50], vae_flags=[],
+    deep_batch=10, vae_hidden=[512, 512], vae_latent=50, vae_epochs=100, nll_k=5000, sweep_k=1000, iwae_k=[5, 50], vae_flags=[],
     sparse_hidden=196, lbfgs_epochs=8, lbfgs_iterations=50, probe_iterations=300, probe_l2=[1e-2, 1e-3, 1e-4],
     pca_iterations=1000, cae_points=1000, spectrum_points=200,
 )
 QUICK = dict(
     examples=(500, 200, 200), seeds=[1], hidden=32, ae_epochs=1, ca_epochs=1, sa_epochs=1,
     ae_batch=100, deep_hidden=[32, 32, 32], pretraining_epochs=1, training_epochs=2,
-    deep_batch=50, vae_hidden=[32], vae_latent=8, vae_epochs=1, nll_k=2, iwae_k=[2, 3],
+    deep_batch=50, vae_hidden=[32], vae_latent=8, vae_epochs=1, nll_k=2, sweep_k=2, iwae_k=[2, 3],
     vae_flags=["--learning-rate", "0.01"],  # five steps: a larger one, so the pictures show digits
     sparse_hidden=49, lbfgs_epochs=2, lbfgs_iterations=5, probe_iterations=20, probe_l2=[1e-2, 1e-3],
     pca_iterations=100, cae_points=100, spectrum_points=20,
@@ -295,8 +295,10 @@ def pretrained_sda(runs, c, seed):
 
 
 def vae_run(runs, c, seed, beta=1.0, iwae=None):
+    # The protocol: NLL with k = nll_k for beta 1 and the IWAEs, the cheaper sweep_k for the beta sweep.
+    k = c["nll_k"] if beta == 1 or iwae is not None else c["sweep_k"]
     flags = ["--hidden", *map(str, c["vae_hidden"]), "--latent", str(c["vae_latent"]),
-             "--epochs", str(c["vae_epochs"]), "--k", str(c["nll_k"]), *c["vae_flags"], "--seed", str(seed)]
+             "--epochs", str(c["vae_epochs"]), "--k", str(k), *c["vae_flags"], "--seed", str(seed)]
     name = f"vae-s{seed}"
     if iwae is not None:
         flags += ["--iwae", str(iwae)]
