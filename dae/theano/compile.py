@@ -5,8 +5,10 @@ What differs from calling PyTensor directly, and why:
 * ``In(var, value=default)``: PyTensor refuses inputs with default values.
   :func:`function` hands PyTensor the bare input and the returned
   :class:`Function` fills the default in when the caller leaves it out.
-* Random streams advance by themselves: the generators of
-  :mod:`dae.theano.streams` found in the graph get their updates added.
+* Random streams advance by themselves: the generators of the
+  :mod:`dae.theano.streams` draws that the function computes, between its
+  inputs and its outputs, get their updates added (a graph cut at a drawn
+  variable advances nothing upstream of it, as in Theano).
 * ``updates`` may be a list of pairs, a dict or an ``OrderedDict``.
 * Shared variables made here are truthy, as Theano's were (the tutorials test
   ``if not W:``). While ``import theano`` gives dae.theano (:func:`install`),
@@ -25,13 +27,12 @@ from pytensor.compile import SharedVariable
 from pytensor.compile.io import In as _PyTensorIn
 from pytensor.compile.io import Out  # noqa: F401  (re-exported: theano.Out)
 from pytensor.scalar import GE, GT, LE, LT
-from pytensor.graph.traversal import graph_inputs
 from pytensor.tensor import TensorType
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.sharedvar import TensorSharedVariable
 from pytensor.tensor.variable import _tensor_py_operators
 
-from dae.theano.streams import next_state
+from dae.theano.streams import computed_draws
 
 __all__ = ["shared", "function", "In", "Out", "Function"]
 
@@ -218,7 +219,8 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
     Parameters are Theano's: ``inputs`` (variables or :class:`In`),
     ``outputs``, ``mode`` (None: dae's default, see :mod:`dae.config`),
     ``updates`` (pairs, dict or OrderedDict), ``givens``, ``no_default_updates``
-    (True, or the random generators not to advance), ``name``; other keywords
+    (True: no stream advances by itself; or a list of the generators not to
+    advance), ``name``; other keywords
     go to ``pytensor.function``. Returns a :class:`Function`.
     """
     pairs = _pairs(updates, "updates")
@@ -232,7 +234,7 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
         if not getattr(item, "implicit", False):  # an implicit input is not the caller's to pass
             names.append(getattr(item, "name", None))
             defaults.append(_MISSING if default is None else default)
-    pairs += _stream_updates(outputs, pairs, given, no_default_updates)
+    pairs += _stream_updates(ins, outputs, pairs, given, no_default_updates)
     # no_default_updates is not passed on: PyTensor deprecates it, and it only
     # concerns the stream generators, handled above.
     fn = pytensor.function(ins, outputs, mode=mode, updates=pairs, givens=given or None,
@@ -251,22 +253,27 @@ def _pairs(mapping, what):
     return pairs
 
 
-def _stream_updates(outputs, updates, givens, no_default_updates):
-    """``(generator, next state)`` for each stream generator in the graph not updated already."""
+def _stream_updates(inputs, outputs, updates, givens, no_default_updates):
+    """``(generator, next state)`` for each stream draw the function computes, not updated already.
+
+    Theano's rule: the draws between the given inputs and the outputs (and the
+    updates' expressions), see :func:`dae.theano.streams.computed_draws`.
+    ``no_default_updates`` is True (none) or the shared variables to leave out.
+    """
     if no_default_updates is True:
         return []
-    skip = {id(var) for var, _ in updates}
-    skip |= {id(var) for var in (no_default_updates or ())}
+    if no_default_updates is False or no_default_updates is None:
+        no_default_updates = ()
+    elif not isinstance(no_default_updates, (list, tuple, set)):
+        raise TypeError(f"no_default_updates must be True, False or a list of shared variables, "
+                        f"got {type(no_default_updates).__name__}; pass a list, e.g. "
+                        f"no_default_updates=[generator]")
+    skip = {id(var) for var, _ in updates} | {id(var) for var in no_default_updates}
     if outputs is None:
         outputs = []
     elif not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
-    roots = [getattr(o, "variable", o) for o in outputs]
-    roots += [value for _, value in updates] + [value for _, value in givens]
-    found = []
-    for var in graph_inputs([r for r in roots if hasattr(r, "owner")]):
-        after = next_state(var) if isinstance(var, SharedVariable) else None
-        if after is not None and id(var) not in skip:
-            skip.add(id(var))
-            found.append((var, after))
-    return found
+    roots = [getattr(o, "variable", o) for o in outputs] + [value for _, value in updates]
+    stop = [getattr(i, "variable", i) for i in inputs]
+    return [(rng, after) for rng, after in computed_draws(roots, stop, givens)
+            if id(rng) not in skip]

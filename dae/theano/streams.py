@@ -9,10 +9,15 @@ the deprecated ``default_update``; here nothing depends on it:
   from the stream's ``SeedSequence`` (draw k gets the k-th child seed, so a
   stream's seed fixes every draw), and records the state the draw leaves
   (:func:`next_state`);
-* :func:`dae.theano.function` finds those generators in the graph of the
-  outputs, updates and givens and adds ``(generator, next state)`` to the
-  updates, unless the caller updates that generator or passes
-  ``no_default_updates``.
+* :func:`computed_draws` finds the draws a graph computes between its inputs
+  and its outputs; :func:`dae.theano.function` adds ``(generator, next
+  state)`` to the updates for each (unless the caller updates that generator
+  or passes ``no_default_updates``), and :func:`dae.theano.scan` returns them
+  for the draws of its step, as Theano's scan did.
+
+A graph cut at an intermediate variable ``z`` (``function([z], decoder(z))``)
+draws nothing upstream of ``z``, so no generator up there advances: Theano's
+rule, and the only one under which the cut graph needs no other input.
 
 A Bernoulli draw (``binomial`` with ``n=1``, the dA's corruption mask) is
 ``uniform < p``, as Theano's MRG computed it; its dtype is the one asked for
@@ -21,9 +26,10 @@ A Bernoulli draw (``binomial`` with ``n=1``, the dA's corruption mask) is
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile import SharedVariable
 from pytensor.graph.basic import Variable
 
-__all__ = ["RandomStreams", "MRG_RandomStreams", "next_state"]
+__all__ = ["RandomStreams", "MRG_RandomStreams", "next_state", "computed_draws"]
 
 _NEXT = "dae_theano_next_state"
 
@@ -31,6 +37,41 @@ _NEXT = "dae_theano_next_state"
 def next_state(shared):
     """The state a draw leaves in its generator ``shared``, or None if it is no stream's."""
     return getattr(shared.tag, _NEXT, None)
+
+
+def computed_draws(roots, stop=(), givens=()):
+    """``[(generator, next state)]`` of the stream draws computed from ``stop`` to ``roots``.
+
+    Walks up from the variables ``roots`` and does not go past a variable of
+    ``stop`` (the compiled function's inputs, a scan step's arguments): what
+    lies above one is not computed. A variable replaced by ``givens``
+    (``(variable, replacement)`` pairs) is not computed either; its
+    replacement is, and the walk goes on from there. A draw is computed when
+    its node is reached; reaching its generator alone (a scan node holds the
+    generators of the draws in its step) is not enough. In the order found.
+    """
+    replaced = {id(var): value for var, value in givens}
+    stopped = {id(var) for var in stop}
+    seen_vars, seen_nodes, found = set(), set(), {}
+    todo = list(reversed(list(roots)))
+    while todo:
+        var = todo.pop()
+        if not isinstance(var, Variable) or id(var) in seen_vars:
+            continue
+        seen_vars.add(id(var))
+        if id(var) in replaced:
+            todo.append(replaced[id(var)])
+            continue
+        node = var.owner
+        if id(var) in stopped or node is None or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        for inp in node.inputs:
+            after = next_state(inp) if isinstance(inp, SharedVariable) else None
+            if after is not None and after.owner is node:
+                found.setdefault(id(inp), (inp, after))
+        todo.extend(reversed(node.inputs))
+    return list(found.values())
 
 
 class RandomStreams:
