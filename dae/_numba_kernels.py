@@ -1,4 +1,5 @@
-"""Numba kernels for :mod:`dae.numba_mode`, registered with PyTensor's Numba dispatch.
+"""Numba kernels for :mod:`dae.numba_mode`'s ops (:mod:`dae.numba_ops`), registered with
+PyTensor's Numba dispatch.
 
 Imported by :class:`dae.numba_mode.BlasNumbaLinker` on its first compile.
 Every kernel's cache key carries :data:`KERNEL_VERSION`: Numba's on-disk cache
@@ -21,7 +22,7 @@ from pytensor.link.numba.dispatch import basic as numba_basic
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 from pytensor.tensor.blas import Dot22, Dot22Scalar, Gemm
 
-from dae.numba_mode import ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs, Log1pUnit
+from dae.numba_ops import ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs, Log1pUnit
 
 KERNEL_VERSION = 3
 

@@ -36,17 +36,15 @@ measurements are in ``benchmarks/README.md``.
    arbitrarily strided array; here a row slice keeps the data's layout
    (:class:`ContiguousRowSlice`).
 
-The graph, its dtypes and its random draws are otherwise PyTensor's. The Numba
-kernels live in :mod:`dae._numba_kernels`, imported on the first compile so that
+The graph, its dtypes and its random draws are otherwise PyTensor's. The ops
+the rewrites put in the graph are in :mod:`dae.numba_ops`; their Numba kernels
+live in :mod:`dae._numba_kernels`, imported on the first compile so that
 ``import dae`` does not import Numba. :func:`dae.config.get_mode` hands this
 mode out for ``"numba"``.
 """
-from pathlib import Path
-
 import numpy as np
 import pytensor
 import pytensor.scalar as ps
-import pytensor.tensor.elemwise
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
@@ -55,37 +53,10 @@ from pytensor.link.numba.linker import NumbaLinker
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.subtensor import Subtensor
 
-
-# Both scalar ops carry C code although dae runs them in Numba only: PyTensor's
-# elementwise fusion fuses only scalar ops that have it.
-class ExpNegAbs(ps.UnaryScalarOp):
-    """``exp(-|x|)``, in (0, 1]: the term sigmoid and softplus share."""
-
-    def impl(self, x):
-        return np.exp(-np.abs(x))
-
-    def c_code(self, node, name, inputs, outputs, sub):
-        return f"{outputs[0]} = exp(-fabs({inputs[0]}));"
-
-    def c_code_cache_version(self):
-        return (1,)
-
-
-class Log1pUnit(ps.UnaryScalarOp):
-    """``log1p(e)`` for ``e`` in [0, 1] (what :class:`ExpNegAbs` returns)."""
-
-    def impl(self, e):
-        return np.log1p(e)
-
-    def c_code(self, node, name, inputs, outputs, sub):
-        return f"{outputs[0]} = log1p({inputs[0]});"
-
-    def c_code_cache_version(self):
-        return (1,)
-
-
-exp_neg_abs = Elemwise(ExpNegAbs(ps.upgrade_to_float, name="exp_neg_abs"))
-log1p_unit = Elemwise(Log1pUnit(ps.upgrade_to_float, name="log1p_unit"))
+# The ops live in a module of their own, which the kernels import too: this one
+# imports the kernels (on the first compile), so they cannot import it back.
+from dae.numba_ops import (ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs,  # noqa: F401
+                           Log1pUnit, exp_neg_abs, log1p_unit)
 
 
 @node_rewriter([Elemwise])
@@ -108,38 +79,12 @@ def local_float32_sigmoid_softplus(fgraph, node):
     return [pt.maximum(x, zero) + log1p_unit(e)]
 
 
-class ContiguousExpandDims(DimShuffle):
-    """A DimShuffle that only inserts broadcastable axes, contiguous for Numba.
-
-    PyTensor's Numba kernel for every DimShuffle is an ``as_strided`` view,
-    which Numba types as arbitrarily strided; an elementwise loop reading a
-    bias ``b[None, :]`` through it is not vectorized (``sigmoid(x W + b)`` ran
-    10 times slower than ``sigmoid(x W + B)`` with a full matrix B). This one is
-    a reshape of a contiguous array (a view unless the input is strided).
-    """
-
-    # ExternalCOp reads the C file relative to the class's module: point at PyTensor's.
-    c_func_file = str(Path(pytensor.tensor.elemwise.__file__).parent / DimShuffle.c_func_file)
-
-
 @node_rewriter([DimShuffle])
 def local_contiguous_expand_dims(fgraph, node):
     if type(node.op) is DimShuffle and node.op.is_expand_dims:
         return [ContiguousExpandDims(input_ndim=node.op.input_ndim,
                                      new_order=node.op.new_order)(node.inputs[0])]
     return None
-
-
-class ContiguousRowSlice(Subtensor):
-    """``x[start:stop]`` along the first axis, contiguous for Numba when x is.
-
-    The tutorials cut each minibatch inside the graph,
-    ``givens={x: data[i * b:(i + 1) * b]}``. PyTensor's Numba kernel indexes
-    with ``x[slice(start, stop, None)]``, which Numba types as arbitrarily
-    strided even on a C-contiguous x, so no elementwise loop reading the
-    minibatch is vectorized (the dA's epoch cost 1.17 times the minibatch
-    passed in as an input). ``x[start:stop]`` keeps x's layout.
-    """
 
 
 @node_rewriter([Subtensor])
