@@ -1,4 +1,5 @@
-"""Supervised layers of the tutorials' MLP and SdA: ``HiddenLayer`` and ``LogisticRegression``.
+"""Supervised layers of the tutorials' MLP and SdA (``HiddenLayer``, ``LogisticRegression``),
+and :func:`parameter`, the factory every dae model and layer creates its parameters with.
 
 Graph builders only (they build symbolic expressions over shared parameters and
 compile nothing). x is a minibatch, one example per row::
@@ -14,22 +15,49 @@ import pytensor
 import pytensor.tensor as pt
 
 from dae import memory
-from dae.base import _shared, init_weight
 from dae.checks import positive_int
 from dae.config import floatX
 
 
-def _param(value, given, name, shape, dtype):
-    """``given`` (a shared variable to share, checked for shape) or a new shared of ``value``."""
-    if given is not None and not hasattr(given, "get_value"):
-        raise TypeError(f"{name} must be a shared variable (to share it), got "
-                        f"{type(given).__name__}; wrap an array with pytensor.shared(array)")
-    return _shared(value, name, given, shape, dtype)
+# -- parameters: the one factory every model and layer creates them with -----------------
+def init_weight(numpy_rng, n_in, n_out, dtype=None, scale=4.0):
+    """W ~ U(+-scale * sqrt(6 / (n_in + n_out))), shape (n_in, n_out).
+
+    ``scale=4`` is Glorot & Bengio's (2010) range for sigmoid units, the
+    tutorials' initialization.
+    """
+    bound = scale * np.sqrt(6.0 / (n_in + n_out))
+    return np.asarray(numpy_rng.uniform(low=-bound, high=bound, size=(n_in, n_out)),
+                      dtype=dtype or floatX())
+
+
+def parameter(name, shape, init=None, given=None, dtype=None):
+    """A shared parameter ``name`` of ``shape`` and ``dtype`` (floatX by default).
+
+    ``given`` (a shared variable of that shape) is returned as it is, so a model
+    can be built over another model's parameters (the SdA's dA layers over its
+    sigmoid layers' W and b). Otherwise a new shared variable holds ``init()``,
+    zeros when ``init`` is None: ``init`` is called only then, so a shared
+    parameter draws no random numbers and the draws of those that are not stay
+    the tutorials'. The memory the new parameters take is checked before the
+    first is drawn, by whoever builds them (:func:`dae.memory.check_parameters`).
+    """
+    dtype, shape = dtype or floatX(), tuple(int(n) for n in shape)
+    if given is not None:
+        if not hasattr(given, "get_value"):
+            raise TypeError(f"{name} must be a shared variable (to share it), got "
+                            f"{type(given).__name__}; wrap an array with pytensor.shared(array)")
+        got = tuple(given.get_value(borrow=True).shape)
+        if got != shape:
+            raise ValueError(f"{name} has shape {got}, expected {shape} for this model")
+        return given
+    value = np.zeros(shape, dtype) if init is None else init()
+    return pytensor.shared(np.asarray(value, dtype=dtype), name=name, borrow=True)
 
 
 def _check_memory(n_in, n_out, dtype, what):
-    memory.check((n_in * n_out + n_out) * np.dtype(dtype).itemsize,
-                 f"{n_in}-{n_out} {what}'s parameters", "use fewer units")
+    memory.check_parameters([(n_in, n_out), (n_out,)], dtype, f"{n_in}-{n_out} {what}'s parameters",
+                            "use fewer units")
 
 
 class HiddenLayer:
@@ -65,9 +93,9 @@ class HiddenLayer:
         self.input, self.n_in, self.n_out, self.activation = input, n_in, n_out, activation
         scale = 4.0 if activation is pt.sigmoid else 1.0
         suffix = f"_{name}" if name else ""
-        self.W = _param(init_weight(rng, n_in, n_out, dtype, scale=scale) if W is None else None,
-                        W, "W" + suffix, (n_in, n_out), dtype)
-        self.b = _param(np.zeros(n_out, dtype=dtype), b, "b" + suffix, (n_out,), dtype)
+        self.W = parameter("W" + suffix, (n_in, n_out),
+                           lambda: init_weight(rng, n_in, n_out, dtype, scale=scale), W, dtype)
+        self.b = parameter("b" + suffix, (n_out,), given=b, dtype=dtype)
         self.params = [self.W, self.b]
         self.output = None if input is None else self.apply(input)
 
@@ -93,8 +121,8 @@ class LogisticRegression:
         n_in, n_out = positive_int(n_in, "n_in"), positive_int(n_out, "n_out")
         _check_memory(n_in, n_out, floatX(), "logistic regression")
         self.input = input
-        self.W = pytensor.shared(np.zeros((n_in, n_out), dtype=floatX()), name="W", borrow=True)
-        self.b = pytensor.shared(np.zeros(n_out, dtype=floatX()), name="b", borrow=True)
+        self.W = parameter("W", (n_in, n_out))
+        self.b = parameter("b", (n_out,))
         self.params = [self.W, self.b]
         self.logits = pt.dot(input, self.W) + self.b
         # axis=-1 normalizes each row (each example) over the classes. PyTensor's

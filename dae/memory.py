@@ -8,8 +8,9 @@ first and calls :func:`check`, which raises :class:`MemoryNeeded`::
     784-1000000000 dA's parameters: 3.14 TB needed, 24.9 GB of memory available;
     use fewer hidden units (n_hidden)
 
-Bytes are counted exactly where the arrays are known (shapes times item size)
-and estimated where they are not (the IWAE's intermediate values); the check
+Bytes are counted exactly where the arrays are known (shapes times item size;
+:func:`parameter_bytes` for every model's, layer's and update rule's
+parameters) and estimated where they are not (the IWAE's intermediate values); the check
 is against what the machine has now, not what the whole run will need.
 """
 import contextlib
@@ -80,6 +81,17 @@ def nbytes(shape, dtype):
     for n in shape:
         count *= int(n)
     return count * np.dtype(dtype).itemsize
+
+
+def parameter_bytes(shapes, dtype):
+    """Bytes of parameters of ``shapes``, all of ``dtype``: the one estimate every model,
+    layer and update rule makes before it allocates (exact, as :func:`nbytes`)."""
+    return sum(nbytes(shape, dtype) for shape in shapes)
+
+
+def check_parameters(shapes, dtype, what, advice):
+    """:func:`check` for parameters of ``shapes`` and ``dtype``, before the first is drawn."""
+    return check(parameter_bytes(shapes, dtype), what, advice)
 
 
 def check(n_bytes, what, advice):

@@ -38,7 +38,8 @@ def _zeros_like(param, name):
 
 def _reserve(params, copies, rule):
     """The rule's state (``copies`` arrays the size of each parameter) must fit first."""
-    n_bytes = copies * sum(p.get_value(borrow=True).nbytes for p in params)
+    values = [p.get_value(borrow=True) for p in params]
+    n_bytes = copies * sum(memory.parameter_bytes([v.shape], v.dtype) for v in values)
     memory.check(n_bytes, f"{rule}'s state ({copies} cop{'ies' if copies > 1 else 'y'} of the "
                  "parameters)", "use a smaller model, or plain SGD, which keeps no state")
 
