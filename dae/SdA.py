@@ -21,6 +21,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from dae import memory
+from dae.base import Model
 from dae.checks import one_of, positive_int, positive_ints
 from dae.config import floatX
 from dae.layers import HiddenLayer, LogisticRegression
@@ -43,7 +44,7 @@ def _autoencoder_class(layer_type):
     return sA
 
 
-class SdA:
+class SdA(Model):
     """Stacked denoising autoencoder with the tutorial's API.
 
     Parameters
@@ -70,6 +71,10 @@ class SdA:
         (``dA_layers[i]`` shares W and b with ``sigmoid_layers[i]``)
     logLayer : LogisticRegression;  params : W, b of every layer, bottom up
     finetune_cost : eq. (4);  errors : fraction misclassified, symbolic
+
+    The model contract (:class:`dae.base.Model`): the features are the top
+    sigmoid layer's h_L, the filters the first layer's W_1^T, ``n_visible`` is
+    ``n_ins``; an SdA is a classifier and does not reconstruct its input.
     """
 
     def __init__(self, numpy_rng, theano_rng=None, n_ins=784, hidden_layers_sizes=(500, 500),
@@ -189,20 +194,26 @@ class SdA:
         step = compile_step({self.x: x, self.y: y}, batch_size, self.errors, [], mode)
         return Score(step, n_batches(x, 1), batch_size)
 
-    def hyperparameters(self):
-        """Constructor arguments that rebuild this model (saved with it)."""
-        return {"n_ins": self.n_ins, "hidden_layers_sizes": list(self.hidden_layers_sizes),
-                "n_outs": self.n_outs, "corruption_levels": list(self.corruption_levels),
-                "layer_type": self.layer_type}
+    # -- the model contract (see dae.base.Model) ------------------------------------
+    @property
+    def n_visible(self):
+        """The contract's name for ``n_ins``."""
+        return self.n_ins
 
-    def __repr__(self):
-        from dae.base import model_repr
-        return model_repr(self)
+    def variables(self):
+        """``params``, then the autoencoder layers' own visible biases b'_i (pretraining's only)."""
+        owned = {id(v) for v in self.params}
+        return self.params + [v for layer in self.dA_layers for v in layer.params if id(v) not in owned]
 
-    def save(self, path):
-        """Write the model to ``path`` (an .npz that runs no code on load); see :mod:`dae.io`."""
-        from dae import io
-        return io.save(self, path)
+    def get_features(self, input):
+        """Eq. (1) up the stack: the top sigmoid layer's h_L, (batch, hidden_layers_sizes[-1])."""
+        for layer in self.sigmoid_layers:
+            input = layer.apply(input)
+        return input
+
+    def filters(self):
+        """The first sigmoid layer's W_1 as images: (hidden_layers_sizes[0], n_ins)."""
+        return self.sigmoid_layers[0].W.get_value(borrow=True).T
 
     def get_weights(self):
         """The parameters' values, bottom up: ``{"W0": ..., "b0": ..., ..., "W<L>", "b<L>"}``."""
@@ -257,8 +268,7 @@ class Score:
 
 def _check_memory(sizes, n_outs):
     """All the parameters (W_i, b_i, b'_i, the logistic layer's) must fit before the first is drawn."""
-    count = sum(n_in * n_out + n_out + n_in for n_in, n_out in zip(sizes, sizes[1:]))
-    count += sizes[-1] * n_outs + n_outs
-    memory.check(count * np.dtype(floatX()).itemsize,
-                 f"{'-'.join(map(str, sizes + [n_outs]))} SdA's parameters",
-                 "use fewer or smaller hidden layers (hidden_layers_sizes)")
+    shapes = [shape for n_in, n_out in zip(sizes, sizes[1:]) for shape in ((n_in, n_out), (n_out,), (n_in,))]
+    memory.check_parameters(shapes + [(sizes[-1], n_outs), (n_outs,)], floatX(),
+                            f"{'-'.join(map(str, sizes + [n_outs]))} SdA's parameters",
+                            "use fewer or smaller hidden layers (hidden_layers_sizes)")

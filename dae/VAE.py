@@ -45,10 +45,10 @@ import pytensor.tensor as pt
 
 from dae import memory
 from dae import updates as update_rules
-from dae.base import _shared, model_repr
+from dae.base import Model
 from dae.checks import one_of, positive_int, positive_ints
 from dae.config import floatX
-from dae.layers import HiddenLayer
+from dae.layers import HiddenLayer, parameter
 from dae.random import as_random_streams
 
 OUTPUTS = ("bernoulli", "gaussian")
@@ -60,7 +60,7 @@ ACTIVATIONS = {
 }
 
 
-class VAE:
+class VAE(Model):
     """Variational autoencoder, equations (1)-(9) of the module docstring.
 
     Parameters
@@ -92,6 +92,10 @@ class VAE:
 
     Attributes: ``x``, ``params`` (all shared parameters, encoder first),
     ``theano_rng``, ``n_visible``, ``n_latent``, ``hidden_layers_sizes``.
+
+    The model contract (:class:`dae.base.Model`): the features are the
+    posterior mean mu of eq. (2), the filters the first encoder layer's W_1^T
+    (the mu layer's without hidden layers).
     """
 
     def __init__(self, numpy_rng, theano_rng=None, input=None, n_visible=784,
@@ -129,20 +133,20 @@ class VAE:
             + [self.output_layer]
         self.params = [p for layer in layers for p in layer.params]
         if output == "gaussian":
-            self.log_var_x = _shared(np.zeros(self.n_visible, self.dtype), "log_var_x", None,
-                                     (self.n_visible,), self.dtype)
+            self.log_var_x = parameter("log_var_x", (self.n_visible,), dtype=self.dtype)
             self.params.append(self.log_var_x)
         self.x = pt.matrix("x", dtype=self.dtype) if input is None else input
 
     def _check_memory(self, enc_sizes, dec_sizes):
         """All the parameters must fit before the first is drawn."""
-        count = sum(a * b + b for a, b in zip(enc_sizes, enc_sizes[1:] + [self.n_latent]))
-        count += self.n_latent * enc_sizes[-1] + self.n_latent  # the second head, log s^2
-        count += sum(a * b + b for a, b in zip(dec_sizes, dec_sizes[1:] + [self.n_visible]))
-        count += self.n_visible if self.output == "gaussian" else 0
+        dense = [(n_in, n_out) for sizes, last in ((enc_sizes, self.n_latent), (dec_sizes, self.n_visible))
+                 for n_in, n_out in zip(sizes, sizes[1:] + [last])]
+        dense.append((enc_sizes[-1], self.n_latent))  # the second head, log s^2
+        shapes = [shape for n_in, n_out in dense for shape in ((n_in, n_out), (n_out,))]
+        shapes += [(self.n_visible,)] * (self.output == "gaussian")
         sizes = "-".join(map(str, enc_sizes + [self.n_latent]))
-        memory.check(count * np.dtype(self.dtype).itemsize, f"{sizes} VAE's parameters",
-                     "use fewer or smaller layers (hidden_layers_sizes, n_latent)")
+        memory.check_parameters(shapes, self.dtype, f"{sizes} VAE's parameters",
+                                "use fewer or smaller layers (hidden_layers_sizes, n_latent)")
 
     # -- equations (1)-(4) ---------------------------------------------------
     def get_encoder(self, x):
@@ -263,12 +267,11 @@ class VAE:
         log_k = pt.log(pt.cast(k, self.dtype))
         return pt.log(pt.sum(pt.exp(log_w - top), axis=1)) + top[:, 0] - log_k
 
-    # -- conveniences ----------------------------------------------------------
-    def hyperparameters(self):
-        """Constructor arguments that rebuild this model (saved with it)."""
-        return {"n_visible": self.n_visible, "hidden_layers_sizes": list(self.hidden_layers_sizes),
-                "n_latent": self.n_latent, "output": self.output, "activation": self.activation,
-                "dtype": self.dtype}
+    # -- the model contract (see dae.base.Model) ----------------------------------
+    def get_features(self, input):
+        """Eq. (2): the posterior mean mu of q(z|x), (batch, n_latent)."""
+        return self.get_encoder(input)[0]
 
-    def __repr__(self):
-        return model_repr(self)
+    def filters(self):
+        """The first encoder layer's W as images (the mu layer's when there is no hidden layer)."""
+        return (self.encoder_layers or [self.mu_layer])[0].W.get_value(borrow=True).T

@@ -20,13 +20,16 @@ Form (4b) is computed from the decoder's pre-sigmoid a, so a saturated unit
 (z = 0 or 1 in float32) never yields log(0): the tutorial's form gives inf/NaN
 there.
 """
+import inspect
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
 from dae import memory
 from dae.checks import one_of, positive_int
-from dae.config import floatX, scalar
+from dae.config import get_mode, floatX, scalar
+from dae.layers import init_weight, parameter  # noqa: F401  (init_weight: dae.base's name too)
 from dae.random import as_random_streams
 from dae import updates as update_rules
 
@@ -34,28 +37,125 @@ CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper")
 LOSSES = ("cross_entropy", "squared_error")
 
 
-def init_weight(numpy_rng, n_in, n_out, dtype=None, scale=4.0):
-    """W ~ U(+-scale * sqrt(6 / (n_in + n_out))), shape (n_in, n_out).
+class Model:
+    """The contract every dae model keeps: dA, cA, sA, SdA, VAE, LinearAutoencoder.
 
-    ``scale=4`` is Glorot & Bengio's (2010) range for sigmoid units, the
-    tutorials' initialization.
+    As scikit-learn's estimators, a model is described by its constructor's
+    named hyperparameters, each kept on the model under its own name:
+
+    - :meth:`get_params` reads their names from the constructor's signature
+      and their values from the model; ``cls(numpy_rng, **model.get_params())``
+      builds a model of the same hyperparameters, and ``repr`` shows them.
+      :meth:`hyperparameters` is the same dict under the name model files store
+      it by (``meta["hyperparameters"]`` of :mod:`dae.io`).
+    - :meth:`variables` are the shared variables a model file holds and
+      :meth:`save` writes them; ``dae.load`` reads them back bit-identical.
+    - :meth:`get_features` (symbolic) and :meth:`features` (NumPy) are the
+      representation a linear probe or ``dae encode`` uses.
+    - :meth:`filters` are the first layer's filters, one a row, or None for a
+      model that has none (every dae model has them today).
+    - ``n_visible`` is the size of one input row, ``x`` the symbolic input,
+      ``theano_rng`` the random stream a model file saves the state of.
+    - :meth:`get_corrupted_input` and :meth:`get_reconstructed_input` raise
+      ValueError on a model that does not corrupt or reconstruct its input.
+
+    Not hyperparameters: the random generators, the symbolic input and the
+    shared variables a model may be built over (:attr:`_not_hyperparameters`).
+    A constructor that passes ``**options`` on to its parent's takes the
+    parent's hyperparameters after its own; one with ``*args`` cannot be
+    described and :meth:`get_params` raises TypeError.
     """
-    bound = scale * np.sqrt(6.0 / (n_in + n_out))
-    return np.asarray(numpy_rng.uniform(low=-bound, high=bound, size=(n_in, n_out)),
-                      dtype=dtype or floatX())
+
+    _not_hyperparameters = ("numpy_rng", "theano_rng", "input", "W", "bhid", "bvis", "W_prime")
+
+    @classmethod
+    def _get_param_names(cls):
+        """The hyperparameters' names, in the constructors' order (scikit-learn's, unsorted)."""
+        names = []
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            if klass is Model or klass is object:
+                raise TypeError(f"{cls.__name__}'s constructor passes **options to no constructor "
+                                "that names them: name every hyperparameter in a signature")
+            arguments = list(inspect.signature(klass.__init__).parameters.values())[1:]
+            if any(a.kind is a.VAR_POSITIONAL for a in arguments):
+                raise TypeError(f"{klass.__name__}.__init__ takes *args: a dae model names each "
+                                "hyperparameter in its constructor's signature")
+            names += [a.name for a in arguments if a.kind is not a.VAR_KEYWORD
+                      and a.name not in names and a.name not in cls._not_hyperparameters]
+            if not any(a.kind is a.VAR_KEYWORD for a in arguments):
+                return names
+        return names
+
+    def get_params(self):
+        """``{name: value}`` of the constructor's hyperparameters (lists copied)."""
+        params = {}
+        for name in self._get_param_names():
+            if not hasattr(self, name):
+                raise TypeError(f"{type(self).__name__} keeps no attribute {name!r}: a dae model "
+                                "keeps each constructor argument under its own name")
+            value = getattr(self, name)
+            params[name] = list(value) if isinstance(value, list) else value
+        return params
+
+    def hyperparameters(self):
+        """:meth:`get_params`, under the name a model file stores it by (saved with the model)."""
+        return self.get_params()
+
+    def __repr__(self):
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({arguments})"
+
+    def variables(self):
+        """The shared variables a model file holds, each once: ``params`` by default."""
+        return list(self.params)
+
+    def save(self, path, info=None):
+        """Write the model to ``path`` (an .npz that runs no code on load); see :mod:`dae.io`.
+
+        ``dae.load(path)`` rebuilds it with bit-identical parameters and random state.
+        """
+        from dae import io
+        return io.save(self, path, info=info)
+
+    def get_features(self, input):
+        """The representation of ``input`` (batch, n_visible), symbolic: (batch, n_features)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no features")
+
+    def features(self, x, mode=None, batch_size=1000):
+        """:meth:`get_features` of each row of ``x`` (n, n_visible): an array (n, n_features).
+
+        Compiled once per model and ``mode`` (see :func:`dae.config.get_mode`), run
+        ``batch_size`` rows at a time (a product over another number of rows may round
+        the last bit of a float32 value otherwise: keep one batch size to compare runs).
+        """
+        x = np.asarray(x, dtype=self.x.dtype)
+        if x.ndim != 2 or x.shape[1] != self.n_visible or x.shape[0] == 0:
+            raise ValueError(f"expected x of shape (n, {self.n_visible}) with n >= 1 (one example "
+                             f"a row), got {x.shape}")
+        batch_size = positive_int(batch_size, "batch_size")
+        compiled = self.__dict__.setdefault("_features_compiled", {})
+        key = mode if mode is None or isinstance(mode, str) else id(mode)
+        if key not in compiled:
+            xs = pt.matrix("x", dtype=self.x.dtype)
+            compiled[key] = pytensor.function([xs], self.get_features(xs), mode=get_mode(mode))
+        return np.concatenate([compiled[key](x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def filters(self):
+        """The first layer's filters, an array (n_filters, n_visible), one a row; None without."""
+        return None
+
+    # What a model that does not corrupt or reconstruct its input says when asked to.
+    def get_corrupted_input(self, input, corruption_level):
+        raise ValueError(f"a {type(self).__name__} does not corrupt its input; pass corruption 0")
+
+    def get_reconstructed_input(self, code):
+        raise ValueError(f"a {type(self).__name__} does not reconstruct its input; pass an "
+                         "autoencoder (dA, cA, sA) or a VAE")
 
 
-def _shared(value, name, given, shape_expected, dtype):
-    """A shared parameter: ``given`` if passed (shared with another model), else ``value``."""
-    if given is not None:
-        got = tuple(given.get_value(borrow=True).shape)
-        if got != shape_expected:
-            raise ValueError(f"{name} has shape {got}, expected {shape_expected} for this model")
-        return given
-    return pytensor.shared(np.asarray(value, dtype=dtype), name=name, borrow=True)
-
-
-class Autoencoder:
+class Autoencoder(Model):
     """Tied-weight sigmoid autoencoder, equations (1)-(5) of the module docstring.
 
     Parameters
@@ -97,26 +197,26 @@ class Autoencoder:
         one_of(loss, LOSSES, "loss")
         dtype = dtype or floatX()
         # the weight matrices this constructor draws (not those it is given), and both biases
-        n_matrices = (W is None) + (not tied and W_prime is None)
-        memory.check((n_matrices * n_visible * n_hidden + n_visible + n_hidden) * np.dtype(dtype).itemsize,
-                     f"{n_visible}-{n_hidden} {type(self).__name__}'s parameters",
-                     "use fewer hidden units (n_hidden)")
+        drawn = [(n_visible, n_hidden)] * (W is None) + [(n_hidden, n_visible)] * (not tied and W_prime is None)
+        memory.check_parameters(drawn + [(n_visible,), (n_hidden,)], dtype,
+                                f"{n_visible}-{n_hidden} {type(self).__name__}'s parameters",
+                                "use fewer hidden units (n_hidden)")
         self.n_visible, self.n_hidden = n_visible, n_hidden
         self.tied, self.corruption, self.loss, self.dtype = bool(tied), corruption, loss, dtype
         self.numpy_rng = numpy_rng
         if self._stream_seed_first:
             self.theano_rng = as_random_streams(theano_rng, numpy_rng)
 
-        self.W = _shared(init_weight(numpy_rng, n_visible, n_hidden, dtype) if W is None else None,
-                         "W", W, (n_visible, n_hidden), dtype)
-        self.b = _shared(np.zeros(n_hidden, dtype), "b", bhid, (n_hidden,), dtype)
-        self.b_prime = _shared(np.zeros(n_visible, dtype), "b_prime", bvis, (n_visible,), dtype)
+        self.W = parameter("W", (n_visible, n_hidden), lambda: init_weight(numpy_rng, n_visible, n_hidden, dtype),
+                           W, dtype)
+        self.b = parameter("b", (n_hidden,), given=bhid, dtype=dtype)
+        self.b_prime = parameter("b_prime", (n_visible,), given=bvis, dtype=dtype)
         if self.tied:
             self.W_prime = self.W.T
             self.params = [self.W, self.b, self.b_prime]
         else:
-            init = None if W_prime is not None else init_weight(numpy_rng, n_hidden, n_visible, dtype)
-            self.W_prime = _shared(init, "W_prime", W_prime, (n_hidden, n_visible), dtype)
+            self.W_prime = parameter("W_prime", (n_hidden, n_visible),
+                                     lambda: init_weight(numpy_rng, n_hidden, n_visible, dtype), W_prime, dtype)
             self.params = [self.W, self.b, self.b_prime, self.W_prime]
         if not self._stream_seed_first:
             self.theano_rng = as_random_streams(theano_rng, numpy_rng)
@@ -203,33 +303,11 @@ class Autoencoder:
         rule = update_rules.get_rule(update_rule)
         return rule(cost, self.params, learning_rate, **rule_args) + self.theano_rng.updates()
 
-    # -- conveniences ----------------------------------------------------------
-    def hyperparameters(self):
-        """Constructor arguments that rebuild this model (saved with it)."""
-        return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "tied": self.tied,
-                "corruption": self.corruption, "loss": self.loss, "dtype": self.dtype}
-
-    def __repr__(self):
-        return model_repr(self)
+    # -- the model contract (see Model) ------------------------------------------
+    def get_features(self, input):
+        """Eq. (2) on clean ``input``: the hidden code y, (batch, n_hidden)."""
+        return self.get_hidden_values(input)
 
     def filters(self):
         """W as images: an array (n_hidden, n_visible), one filter per row."""
         return self.W.get_value(borrow=True).T
-
-    def save(self, path):
-        """Write the model to ``path`` (an .npz that runs no code on load); see :mod:`dae.io`.
-
-        ``dae.load(path)`` rebuilds it with bit-identical parameters and random state.
-        """
-        from dae import io
-        return io.save(self, path)
-
-
-def model_repr(model):
-    """``dA(n_visible=784, n_hidden=500, ...)``: the class and the hyperparameters that rebuild it.
-
-    As scikit-learn shows an estimator, so a model echoed in a notebook says what it is
-    (every model's ``hyperparameters()``, in their order).
-    """
-    arguments = ", ".join(f"{k}={v!r}" for k, v in model.hyperparameters().items())
-    return f"{type(model).__name__}({arguments})"

@@ -44,6 +44,8 @@ class cA(Autoencoder):
     """
 
     _stream_seed_first = False  # the tutorial's cA draws W first (it has no random stream)
+    # n_batchsize changes nothing in the model, and model files never stored it
+    _not_hyperparameters = Autoencoder._not_hyperparameters + ("n_batchsize",)
 
     def __init__(self, numpy_rng, input=None, n_visible=784, n_hidden=100, n_batchsize=1,
                  W=None, bhid=None, bvis=None, **options):

@@ -188,32 +188,13 @@ def classification_error(model, x, y, batch_size=1000, mode=None):
 # row by row that is f'(a), whatever f is, with no Jacobian tensor built.
 
 def encode(model, x, batch_size=1000, mode=None):
-    """The frozen features of each row of ``x``: float32 array (n, n_features).
+    """The frozen features of each row of ``x``: the model's :meth:`~dae.base.Model.features`.
 
     An autoencoder's hidden values y (eq. 2 of :mod:`dae.base`), an SdA's top
     sigmoid layer (eq. 1 of :mod:`dae.SdA`), a VAE's posterior mean mu (eq. 2 of
-    :mod:`dae.VAE`).
+    :mod:`dae.VAE`): an array (n, n_features) of the model's dtype.
     """
-    return _encoder(model, mode)(x, batch_size)
-
-
-def _encoder(model, mode):
-    """``encode`` compiled once: a function ``(x, batch_size) -> features``."""
-    if hasattr(model, "sigmoid_layers"):
-        xs, features = model.x, model.sigmoid_layers[-1].output
-        n_in = model.n_ins
-    else:
-        xs = pt.matrix("x", dtype=model.dtype)
-        features = model.get_encoder(xs)[0] if hasattr(model, "get_encoder") \
-            else model.get_hidden_values(xs)
-        n_in = model.n_visible
-    f = pytensor.function([xs], features, mode=get_mode(mode))
-
-    def run(x, batch_size=1000):
-        x = _rows(x, n_in, xs.dtype)
-        batch_size = positive_int(batch_size, "batch_size")
-        return np.concatenate([f(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    return run
+    return model.features(x, mode=mode, batch_size=batch_size)
 
 
 def _slopes(model, x, batch_size, mode):
@@ -262,17 +243,17 @@ def jacobian_spectrum(model, x, batch_size=50, mode=None):
 
 def contraction_ratios(model, x, x_prime, batch_size=1000, mode=None):
     """(J4) for each pair of rows: float64 (n,). Rows of ``x`` and ``x_prime`` must differ."""
-    return _ratios(model, _encoder(model, mode), x, x_prime, batch_size)
+    return _ratios(model, x, x_prime, batch_size, mode)
 
 
-def _ratios(model, encoder, x, x_prime, batch_size):
+def _ratios(model, x, x_prime, batch_size, mode):
     x, x_prime = _rows(x, model.n_visible, model.dtype), _rows(x_prime, model.n_visible, model.dtype, "x_prime")
     if x.shape != x_prime.shape:
         raise ValueError(f"x and x_prime must have the same shape, got {x.shape} and {x_prime.shape}")
     distance = np.linalg.norm(x.astype(np.float64) - x_prime, axis=1)
     if np.any(distance == 0):
         raise ValueError("some rows of x_prime equal those of x: the ratio needs distinct points")
-    codes = [encoder(a, batch_size).astype(np.float64) for a in (x, x_prime)]
+    codes = [model.features(a, mode, batch_size).astype(np.float64) for a in (x, x_prime)]
     return np.linalg.norm(codes[0] - codes[1], axis=1) / distance
 
 
@@ -286,14 +267,14 @@ def contraction_curve(model, x, radii, seed=0, batch_size=1000, mode=None):
     data and rises with r.
     """
     x = _rows(x, model.n_visible, model.dtype)
-    generator, encoder = np.random.default_rng(seed), _encoder(model, mode)
+    generator = np.random.default_rng(seed)
     curve = []
     for r in radii:
         if not r > 0:
             raise ValueError(f"radii must be positive distances, got {r!r}")
         u = generator.standard_normal(x.shape)
         u /= np.linalg.norm(u, axis=1, keepdims=True)
-        curve.append(_ratios(model, encoder, x, x + r * u, batch_size).mean())
+        curve.append(_ratios(model, x, x + r * u, batch_size, mode).mean())
     return np.asarray(curve)
 
 

@@ -97,17 +97,8 @@ def model_class(name):
 
 
 def model_variables(model):
-    """The shared variables a model file holds: ``model.params``, then, for a
-    stacked model, its autoencoder layers' own parameters (the SdA's visible
-    biases b'_i serve pretraining and are not in ``params``), each once."""
-    variables, seen = [], set()
-    layers = [model] + list(getattr(model, "dA_layers", ()))
-    for owner in layers:
-        for var in owner.params:
-            if id(var) not in seen:
-                seen.add(id(var))
-                variables.append(var)
-    return variables
+    """The shared variables a model file holds: ``model.variables()`` (see :class:`dae.base.Model`)."""
+    return model.variables()
 
 
 # -- saving -----------------------------------------------------------------------------
@@ -116,7 +107,7 @@ def save(model, path, info=None, state=()):
 
     Parameters
     ----------
-    model : a dA, cA, sA, SdA or VAE (a class in :data:`REGISTRY`)
+    model : a dae model (a class in :data:`REGISTRY`; see :class:`dae.base.Model`)
     path : str or path-like; written as given (no suffix added)
     info : dict of JSON values, optional: stored as ``meta["info"]`` (the CLI
         keeps the image shape and the training progress there)
@@ -130,15 +121,15 @@ def save(model, path, info=None, state=()):
     if name not in REGISTRY or model_class(name) is not type(model):
         raise TypeError(f"cannot save a {type(model).__module__}.{name}: model files hold dae's "
                         f"own classes ({', '.join(REGISTRY)})")
-    variables = model_variables(model)
+    variables = model.variables()
     params = [np.asarray(v.get_value(borrow=True)) for v in variables]
     state = [(str(n), np.asarray(a)) for n, a in state]
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "dae_version": __version__,
-        "class": name, "hyperparameters": model.hyperparameters(),
+        "class": name, "hyperparameters": model.get_params(),
         "params": [_describe(v.name or f"param{i}", a) for i, (v, a) in enumerate(zip(variables, params))],
         "state": [_describe(n, a) for n, a in state],
-        "rng": _rng_state(model),
+        "rng": model.theano_rng.get_state(),
         "info": dict(info or {}),
     }
     try:
@@ -156,11 +147,6 @@ def save(model, path, info=None, state=()):
 
 def _describe(name, array):
     return {"name": name, "shape": list(array.shape), "dtype": array.dtype.str}
-
-
-def _rng_state(model):
-    rng = getattr(model, "theano_rng", None)
-    return rng.get_state() if hasattr(rng, "get_state") else None
 
 
 def _json_default(value):
@@ -412,11 +398,11 @@ def assign(model, record):
     name = type(model).__name__
     if name != record.class_name:
         raise ModelFileError(f"{record.path} holds a {record.class_name}, not a {name}")
-    wanted = json.loads(json.dumps(model.hyperparameters(), default=_json_default))
+    wanted = json.loads(json.dumps(model.get_params(), default=_json_default))
     if wanted != record.hyperparameters:
         raise ModelFileError(f"{record.path} holds {name}({_kwargs(record.hyperparameters)}), "
                              f"but the model here is {name}({_kwargs(wanted)})")
-    variables = model_variables(model)
+    variables = model.variables()
     if len(variables) != len(record.params):
         raise ModelFileError(f"{record.path} holds {len(record.params)} parameters, "
                              f"{name} has {len(variables)}; the file was modified")
@@ -428,10 +414,9 @@ def assign(model, record):
                 f"{name}({_kwargs(wanted)}) needs {current.dtype} {current.shape}")
     for var, array in zip(variables, record.params):
         var.set_value(np.array(array, copy=True), borrow=True)
-    rng = getattr(model, "theano_rng", None)
-    if record.meta.get("rng") is not None and hasattr(rng, "set_state"):
+    if record.meta.get("rng") is not None:
         try:
-            rng.set_state(record.meta["rng"])
+            model.theano_rng.set_state(record.meta["rng"])
         except (TypeError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{record.path}: bad random-generator state ({exc}); "
                                  "the file is damaged") from None

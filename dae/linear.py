@@ -19,8 +19,9 @@ and converge slowly (a degree off after 500 iterations on a 12-pixel test). A si
 what lets it learn something other than PCA.
 
 A subclass rather than an option of the base, so the base's models and model
-files stay exactly as they were. It is not in :data:`dae.io.REGISTRY`, so it
-cannot be saved as a dae model file yet.
+files stay exactly as they were. It keeps the model contract of
+:class:`dae.base.Model` (its features are the code y of eq. (1)) and is saved
+as any dae model is.
 """
 import pytensor.tensor as pt
 

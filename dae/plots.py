@@ -119,19 +119,18 @@ def _spans_decades(values):
 
 # -- image grids -----------------------------------------------------------------------------
 def first_layer_weights(model):
-    """The first layer's filters, one a row, (n_units, n_visible): W^T of an autoencoder,
-    of the SdA's first sigmoid layer, of the VAE's first encoder layer (its mu layer when
-    the encoder has no hidden layer)."""
-    if hasattr(model, "filters"):
-        return model.filters()
-    if hasattr(model, "sigmoid_layers"):
-        layer = model.sigmoid_layers[0]
-    elif hasattr(model, "encoder_layers"):
-        layer = (model.encoder_layers or [model.mu_layer])[0]
-    else:
+    """The first layer's filters, one a row, (n_units, n_visible): the model's
+    :meth:`~dae.base.Model.filters` (W^T of an autoencoder, of the SdA's first sigmoid
+    layer, of the VAE's first encoder layer or, without one, of its mu layer)."""
+    from dae.base import Model
+
+    if not isinstance(model, Model):
         raise TypeError(f"expected a dae model (dA, cA, sA, SdA, VAE) or an array of filters, "
                         f"got {type(model).__name__}")
-    return layer.W.get_value(borrow=True).T
+    weights = model.filters()
+    if weights is None:
+        raise ValueError(f"a {type(model).__name__} has no first-layer filters to draw")
+    return weights
 
 
 def filters_image(model_or_weights, image_shape=None, count=None, tile_shape=None, spacing=1):
@@ -167,7 +166,7 @@ def reconstructions_image(model, x, image_shape=None, corruption=0.0, columns=10
     Each row of up to ``columns`` examples (rows of ``x``, (n, n_visible)) lies above
     its reconstructions; with ``corruption`` > 0 (autoencoders) the corrupted input
     lies between them. An autoencoder reconstructs s(y W' + b'); a VAE gives the mean
-    of p(x|z) at z = mu(x). The corruption is drawn from the model's random stream
+    of p(x|z) at z = mu(x); an SdA, a classifier, raises ValueError. The corruption is drawn from the model's random stream
     at its current state, which is not advanced (the same model gives the same picture).
     """
     import pytensor
@@ -175,17 +174,14 @@ def reconstructions_image(model, x, image_shape=None, corruption=0.0, columns=10
 
     from dae.config import get_mode
 
-    if hasattr(model, "sigmoid_layers"):
-        raise ValueError("an SdA is a classifier, it does not reconstruct its input; pass an "
-                         "autoencoder (dA, cA, sA) or a VAE")
     x = _rows(model, x)
     xs = pt.matrix("x", dtype=x.dtype)
-    if hasattr(model, "get_encoder"):  # a VAE
-        bands = [xs, model.get_reconstructed_input(model.get_encoder(xs)[0])]
-    else:
-        corrupted = model.get_corrupted_input(xs, corruption) if corruption else xs
-        bands = [xs] + ([corrupted] if corruption else []) + \
-            [model.get_reconstructed_input(model.get_hidden_values(corrupted))]
+    corrupted = model.get_corrupted_input(xs, corruption) if corruption else xs
+    # the reconstruction from the features: s(y W' + b') of an autoencoder's code y, the
+    # mean of p(x|z) at a VAE's z = mu(x); a model that does not reconstruct raises here
+    bands = [xs] + ([corrupted] if corruption else []) + \
+        [model.get_reconstructed_input(model.get_features(corrupted))]
+    if corruption:
         model.theano_rng.updates()  # ends the draws' chain here: the stream is not advanced
     values = pytensor.function([xs], bands, mode=get_mode(mode))(x)
     columns = min(positive_int(columns, "columns"), len(x))

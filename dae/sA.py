@@ -104,9 +104,6 @@ class sA(Autoencoder):
                                 sparsity_weight=sparsity_weight, weight_decay=weight_decay)
         return cost, self.updates_for(cost, learning_rate, update_rule, **rule_args)
 
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "sparsity": self.sparsity}
-
 
 def _is_number(value):
     return isinstance(value, (int, float, np.number))

@@ -77,4 +77,4 @@ def test_repr_names_the_hyperparameters_that_rebuild_the_model():
         "dA(n_visible=784, n_hidden=500, tied=True, corruption='mask', loss='cross_entropy', "
         "dtype='float32')")
     assert repr(cA(rng, n_visible=9, n_hidden=3)).startswith("cA(n_visible=9, n_hidden=3, ")
-    assert repr(sA(rng, n_visible=9, n_hidden=3)).endswith("sparsity='kl')")
+    assert repr(sA(rng, n_visible=9, n_hidden=3)).startswith("sA(n_visible=9, n_hidden=3, sparsity='kl', ")
