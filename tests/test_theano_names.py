@@ -99,14 +99,14 @@ def test_images2neibs_valid_refuses_what_does_not_tile():
 
 
 def test_a_missing_theano_function_imports_and_fails_in_one_line_naming_the_caller():
-    from theano.tensor.nnet import conv2d  # convolutional_mlp.py's import works
+    from theano.tensor.nnet import conv3d  # an import of a missing name works
     from theano.tensor.signal import pool
 
-    for call in (lambda: conv2d(T.tensor4(), T.tensor4()), lambda: pool.pool_2d(T.tensor4(), (2, 2))):
+    for call in (lambda: conv3d(T.tensor5(), T.tensor5()), lambda: pool.pool_3d(T.tensor5(), (2, 2, 2))):
         with pytest.raises(TheanoAPIMissing) as raised:
             call()
         message = str(raised.value)
         assert "\n" not in message and f"{__file__}:" in message
-    assert "theano.tensor.signal.pool.pool_2d" in message
+    assert "theano.tensor.signal.pool.pool_3d" in message
     with pytest.raises(TheanoAPIMissing, match="mode='wrap_centered'"):
         T.nnet.images2neibs(T.tensor4(), (3, 3), mode="wrap_centered")

@@ -14,8 +14,9 @@ definitions::
 
 Differences: Theano's ``softmax`` of a vector returned a (1, n) row with a
 warning; here it is the vector's softmax. ``ultra_fast_sigmoid`` is the exact
-sigmoid (dae's Numba mode has a fast float32 kernel for it). ``conv2d`` and
-``conv3d`` are importable stand-ins that fail when called (see :mod:`.abstract_conv`).
+sigmoid (dae's Numba mode has a fast float32 kernel for it). ``conv2d`` is
+Theano's 2-d convolution (:mod:`.abstract_conv`); ``conv3d`` is an importable
+stand-in that fails when called.
 """
 import pytensor.tensor as pt
 from pytensor.tensor import sigmoid, softplus  # noqa: F401  (the same objects)
