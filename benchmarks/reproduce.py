@@ -24,10 +24,11 @@ import pickle
 import shlex
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
+
+from dae import interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["probe", "deep", "cae", "pca", "vae", "sparse", "readme"]
@@ -103,22 +104,22 @@ class Runs:
         from dae.experiments.common import Report
 
         module = importlib.import_module(f"dae.experiments.{model}")
+        from dae.experiments.configs import add_flags, from_flags
+
         folder = self.folder(name)
-        own = [*flags, "--output-dir", str(folder), "--quiet", *self._common()]
-        parser = argparse.ArgumentParser(prog=f"dae train {model}")
-        module.add_flags(parser)
+        own = [*flags, "--output-dir", str(folder), *self._common()]
         resume = (folder / "checkpoint.npz").exists()
-        args = parser.parse_args(own + ["--resume"] * resume)
-        for key, value in (override or {}).items():
-            setattr(args, key, value)
-        args._explicit = None  # every flag counts as typed: a resumed run must match them all
-        args._invocation = ["dae", "train", model]
+        namespace = vars(add_flags(argparse.ArgumentParser(prog=f"dae train {model}"),
+                                   module.Config).parse_args(own))
+        config = from_flags(module.Config, argparse.Namespace(**{**namespace, **(override or {})}))
         command = " ".join(["dae", "train", model, *map(shlex.quote, flags)])
         if override:
             command += "  # with " + ", ".join(f"{k}={v}" for k, v in override.items())
         self.log(f"[{name}] {'resuming' if resume else 'running'}: {command}")
         started = time.time()
-        module.run(args, Report(line=lambda text: self.log(f"[{name}] {text}")))
+        # typed=None: every field counts as given, so a resumed run must match them all
+        module.run(config, Report(line=lambda text: self.log(f"[{name}] {text}")), resume=resume,
+                   command=["dae", "train", model])
         return self._finish(name, command, started)
 
     def library(self, name, train, command):
@@ -137,12 +138,12 @@ class Runs:
         return ["--mode", self.mode] + (["--data-dir", str(self.data_dir)] if self.data_dir else [])
 
     def session(self, folder, experiment, resume, **flags):
-        """A :class:`dae.session.Session` for a library run (its flags saved and checked on resume)."""
+        """A :class:`dae.session.Session` for a library run (its config saved and checked on resume)."""
         from dae.session import Session
 
-        args = Namespace(output_dir=folder, resume=resume, mode=self.mode, **flags)
-        args._invocation = ["python", "benchmarks/reproduce.py"]
-        return Session(args, experiment, report=lambda text: self.log(f"[{folder.name}] {text}"))
+        return Session(experiment, {"mode": self.mode, **flags}, output_dir=folder,
+                       command=["python", "benchmarks/reproduce.py"], resume=resume,
+                       report=lambda text: self.log(f"[{folder.name}] {text}"))
 
 
 # -- data and small helpers -----------------------------------------------------------------------
@@ -269,21 +270,24 @@ def pretrained_sda(runs, c, seed):
 
     def train(folder, resume):
         from dae.data import shared_dataset
-        from dae.experiments.SdA import pretrain
+        from dae.experiments.SdA import Config, pretrain
         from dae.experiments.common import Report
         from dae.SdA import SdA
+        from dae.session import Session
 
         train_x = load(runs.data_dir)[0][0]
-        flags = dict(hidden_layers=c["deep_hidden"], corruption_levels=[0.1, 0.2, 0.3],
-                     pretrain_batch_size=50, batch_size=10, pretrain_lr=0.25,
-                     pretraining_epochs=c["pretraining_epochs"], seed=seed)
-        with runs.session(folder, "reproduce-SdA-pretraining", resume, **flags) as session:
+        config = Config(hidden_layers=c["deep_hidden"], corruption_levels=[0.1, 0.2, 0.3],
+                        pretrain_batch_size=50, batch_size=10, pretrain_lr=0.25,
+                        pretraining_epochs=c["pretraining_epochs"], seed=seed, mode=runs.mode,
+                        output_dir=folder)
+        with Session("reproduce-SdA-pretraining", config, command=["python", "benchmarks/reproduce.py"],
+                     resume=resume, report=lambda text: runs.log(f"[{folder.name}] {text}")) as session:
             session.bind_data(train_x)
             sda = SdA(np.random.RandomState(seed), n_ins=784, hidden_layers_sizes=c["deep_hidden"],
                       corruption_levels=[0.1, 0.2, 0.3])
             session.restore(sda)
             pretrain(session, sda, shared_dataset((train_x, np.zeros(len(train_x), "int32")))[0],
-                     session.args, Report(line=runs.log))
+                     session.config, Report(line=runs.log))
             session.save_model(sda, "SdA.npz")
             session.finish()
 
@@ -496,6 +500,8 @@ def section_pca(runs, c, out):
         # float64: near the optimum the line search compares costs that differ in the 8th digit
         model = LinearAutoencoder(np.random.RandomState(c["seeds"][0]), n_hidden=k, dtype="float64")
         result = lbfgs(model, model.get_cost()[0], train_x, max_iter=c["pca_iterations"], mode=runs.mode)
+        if result.interrupted:  # an under-trained fit is never recorded as the section's result
+            raise KeyboardInterrupt
         W, b, c_prime = (p.get_value().astype(np.float64) for p in model.params)
         theta = np.degrees(scipy.linalg.subspace_angles(W, basis[:k].T))
         angles[k] = np.sort(theta)[::-1].tolist()
@@ -852,6 +858,7 @@ def run_units(runs, c, out, names, redo, command):
         runs.log(f"[{name}] unit started")
         try:
             record = units[name](runs, c, out)
+            interrupt.check()  # a Ctrl-C the unit's code swallowed: its record is not kept
         except KeyboardInterrupt:
             runs.log(f"[{name}] interrupted: no results written; run the same command again to resume")
             return 130
@@ -981,6 +988,7 @@ def main(argv=None):
         log_file.write(line + "\n")
         log_file.flush()
 
+    interrupt.install(replace=True)  # Ctrl-C stops a run at its next step; its units resume
     data_dir = args.data_dir
     if config["examples"]:
         data_dir = write_subset(args.data_dir, out / "data", config["examples"])
@@ -1009,6 +1017,7 @@ def main(argv=None):
         log(f"[{name}] {TITLES[name]}")
         try:
             result = RUN[name](runs, config, out)
+            interrupt.check()  # a Ctrl-C the section's code swallowed: its result is not kept
         except KeyboardInterrupt as exc:
             log(f"[{name}] interrupted ({exc}); run the same command again to resume")
             write_report(out, header)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dae.experiments.common import (Report, UserError, add_data_flag, fraction,
-                                    non_negative_int, positive_int)
+from dae.experiments.common import Report, UserError
+from dae.experiments.configs import fraction, non_negative_int, positive_int
 from dae.utils import check_file
 
 USER_ERRORS = (ValueError, OSError, FloatingPointError, UserError)
@@ -50,8 +50,9 @@ def console_report(args):
 
 
 # -- experiments -------------------------------------------------------------------
-# One module per experiment in dae/experiments/, each with HELP, add_flags(parser)
-# and run(args); the `dae train` subcommands and scripts/train_*.py share them.
+# One module per experiment in dae/experiments/, each with HELP, a Config (its flags)
+# and run(config, report, resume, command, typed); the `dae train` subcommands and
+# scripts/train_*.py share them.
 EXPERIMENTS = ("dA", "cA", "sA", "vae", "SdA")
 
 
@@ -60,8 +61,29 @@ def experiment(name):
     return importlib.import_module(f"dae.experiments.{name}")
 
 
+def add_experiment_flags(p, module):
+    """The Config's flags, then the two that say how to run, not what."""
+    from dae.experiments.configs import add_flags
+
+    add_flags(p, module.Config)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in OUTPUT_DIR/checkpoint.npz with its flags "
+                        f"({', '.join('--' + f.replace('_', '-') for f in module.Config.MAY_CHANGE)} "
+                        "may change)")
+    p.set_defaults(run=_experiment_runner(module))
+
+
 def _experiment_runner(module):
-    return lambda args: module.run(args, console_report(args))
+    def run(args):
+        from dae.experiments.configs import from_flags
+
+        typed = getattr(args, "typed", None)
+        config = from_flags(module.Config, args)
+        module.run(config, console_report(args), resume=args.resume, command=args.invocation,
+                   typed=None if typed is None else typed & set(vars(config)))
+        return 0
+    return run
 
 
 def build_parser(prog="dae"):
@@ -73,8 +95,7 @@ def build_parser(prog="dae"):
     for name in EXPERIMENTS:
         module = experiment(name)
         p = models.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_flags(p)
-        p.set_defaults(run=_experiment_runner(module))
+        add_experiment_flags(p, module)
     for name, (run, help_text, flags) in MODEL_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("model", type=Path, metavar="MODEL", help="a model file (.npz) written by "
@@ -315,9 +336,9 @@ def _out_flag(p, default_count, what):
                    help="the picture to write; a regular file there is replaced (through a "
                         "symlink, its target); the files being read, folders, devices, FIFOs "
                         "and sockets are refused")
-    p.add_argument("--count", type=positive_int, default=default_count,
+    p.add_argument("--count", type=positive_int.parse, default=default_count,
                    help=f"how many {what} (default {default_count})")
-    p.add_argument("--image-shape", type=positive_int, nargs=2, metavar=("H", "W"),
+    p.add_argument("--image-shape", type=positive_int.parse, nargs=2, metavar=("H", "W"),
                    help="image height and width, when the model file holds none and the "
                         "inputs are not square")
     p.add_argument("--mode", default=None, help="PyTensor compile mode (numba, c, jax, py)")
@@ -327,9 +348,12 @@ def _data_flags(p, batch=False):
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data-dir", type=Path, default=None,
                         help="folder with MNIST (default: $DAE_DATA_DIR, then data/); its test set is used")
-    add_data_flag(source, "use these images instead of MNIST's test set")
+    source.add_argument("--data", type=Path, default=None, metavar="PATH",
+                        help="use these images instead of MNIST's test set: an .npy/.npz array (n, "
+                             "h, w) or (n, h*w), uint8 0..255 or float 0..1, or a folder of "
+                             "same-size grayscale PNGs")
     if batch:
-        p.add_argument("--batch-size", type=positive_int, default=1000,
+        p.add_argument("--batch-size", type=positive_int.parse, default=1000,
                        help="examples per computation (default 1000)")
         p.add_argument("--mode", default=None, help="PyTensor compile mode (numba, c, jax, py)")
 
@@ -341,22 +365,22 @@ def _filters_flags(p):
 def _reconstruct_flags(p):
     _out_flag(p, 10, "examples, the first of the data")
     _data_flags(p)
-    p.add_argument("--corruption", type=fraction, default=0.0,
+    p.add_argument("--corruption", type=fraction.parse, default=0.0,
                    help="corrupt the input first with the model's corruption at this level and "
                         "show it in a middle band (autoencoders; default 0)")
 
 
 def _sample_flags(p):
     _out_flag(p, 100, "samples")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the draws (default 0)")
+    p.add_argument("--seed", type=non_negative_int.parse, default=0, help="seed of the draws (default 0)")
 
 
 def _eval_flags(p):
     _data_flags(p, batch=True)
-    p.add_argument("--samples", type=positive_int, default=100,
+    p.add_argument("--samples", type=positive_int.parse, default=100,
                    help="VAE: importance samples k of the NLL bound (default 100; 1000 is the "
                         "usual protocol, ten times slower)")
-    p.add_argument("--seed", type=non_negative_int, default=0,
+    p.add_argument("--seed", type=non_negative_int.parse, default=0,
                    help="VAE: seed of the test set's binarization and of the samples (default 0)")
 
 
@@ -375,14 +399,17 @@ MODEL_COMMANDS = {
 # -- running -------------------------------------------------------------------------------
 def run(args, prog):
     """Run a parsed command; user errors become one message and exit status 1, Ctrl-C 130."""
-    from dae.session import interrupted_by_user
+    from dae import interrupt
+
+    interrupt.install(replace=True)  # from here to the last line, Ctrl-C is dae.interrupt's
     try:
         _check_inputs(args)
-        return args.run(args)
+        status = args.run(args)
+        late = interrupt.requested()
     except BaseException as exc:  # noqa: B036 -- Ctrl-C and SystemExit sorted out below
         if isinstance(exc, SystemExit) or os.environ.get("DAE_DEBUG"):
             raise
-        if interrupted_by_user(exc):
+        if interrupt.by_user(exc):
             message = str(exc) if isinstance(exc, KeyboardInterrupt) and str(exc) else "interrupted"
             print(f"\n{prog}: {message}", file=sys.stderr)
             return 130
@@ -390,6 +417,13 @@ def run(args, prog):
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return 1
         raise
+    finally:
+        interrupt.uninstall()
+    if late:  # pressed as the command ended: its files are complete
+        print(f"\n{prog}: interrupted after the command finished; what it wrote is complete",
+              file=sys.stderr)
+        return 130
+    return status
 
 
 def typed_flags(make_parser, argv):
@@ -413,8 +447,8 @@ def main(argv=None):
     """The ``dae`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    args._explicit = typed_flags(build_parser, argv)
-    args._invocation = ["dae", args.command] + ([args.model] if args.command == "train" else [])
+    args.typed = typed_flags(build_parser, argv)
+    args.invocation = ["dae", args.command] + ([args.model] if args.command == "train" else [])
     return run(args, "dae")
 
 
@@ -426,12 +460,11 @@ def script_main(model, argv=None):
 
     def make_parser():
         parser = Parser(prog=prog, description=module.HELP)
-        module.add_flags(parser)
-        parser.set_defaults(run=_experiment_runner(module))
+        add_experiment_flags(parser, module)
         return parser
     args = make_parser().parse_args(argv)
-    args._explicit = typed_flags(make_parser, argv)
-    args._invocation = ["python", sys.argv[0]]
+    args.typed = typed_flags(make_parser, argv)
+    args.invocation = ["python", sys.argv[0]]
     return run(args, prog)
 
 

@@ -32,6 +32,7 @@ import pytensor
 import pytensor.tensor as pt
 import scipy.optimize
 
+from dae import interrupt
 from dae.checks import positive_int
 from dae.config import get_mode
 
@@ -154,6 +155,8 @@ def _minimize(objective, max_iter, memory, gtol, callback):
                   "evaluations": objective.evaluations - evaluations,
                   "seconds": time.perf_counter() - started}
         history.append(record)
+        if interrupt.requested():  # asked to stop (dae.interrupt): end the round with its best
+            raise KeyboardInterrupt
         if callback is not None and callback(record):
             raise StopIteration  # SciPy ends the run and returns what it has
 
@@ -208,3 +211,7 @@ class LBFGSStep:
         if result.interrupted:
             raise KeyboardInterrupt
         return [float(v) for v in self._monitors(*self.data.values())]
+
+    def state_variables(self):
+        """None: a round starts afresh from the parameters (see :class:`dae.train.StepProtocol`)."""
+        return []

@@ -13,11 +13,9 @@ symbolic. (In dae's Numba mode the tutorial's slice runs as fast now:
 the data's dtype, rank and any fixed shape are checked once, here, not on
 every call. Measurements in ``benchmarks/README.md``.
 """
-import contextlib
 import math
-import signal
-import threading
 import time
+import typing
 
 import numpy as np
 import pytensor
@@ -107,11 +105,13 @@ class FitInterrupted(KeyboardInterrupt):
     The model is whole: it holds the parameters the last step left, and can be
     used, saved or trained on. Attributes: ``history`` (the finished epochs, a
     :class:`History`), ``epoch`` (the epoch stopped in), ``steps`` (the steps of
-    it that ran) and ``n_steps`` (steps per epoch).
+    it that ran), ``n_steps`` (steps per epoch) and ``outputs`` (those steps' outputs,
+    what a checkpoint keeps to resume mid-epoch exactly).
     """
 
-    def __init__(self, history, epoch, steps, n_steps):
+    def __init__(self, history, epoch, steps, n_steps, outputs=()):
         self.history, self.epoch, self.steps, self.n_steps = history, epoch, steps, n_steps
+        self.outputs = list(outputs)  # the stopped epoch's step outputs so far
         super().__init__(f"interrupted in epoch {epoch} after step {steps} of {n_steps}: the model "
                          f"holds that step's parameters; the {len(history)} finished epoch"
                          f"{'s' * (len(history) != 1)} are in this exception's .history")
@@ -208,6 +208,10 @@ class Step:
         self.n_steps = math.ceil(n / batch_size)
         self._sources, self._dtypes = sources, list(dtypes)
 
+    def state_variables(self):
+        """The shared variables a call updates (see :class:`StepProtocol`)."""
+        return updated_variables(self.function)
+
     def __call__(self, index, *values):
         if not 0 <= index < self.n_steps:
             raise IndexError(f"minibatch index {index} out of range: this step has "
@@ -220,6 +224,11 @@ class Step:
         # trust_input: the extra values are converted here to the exact dtypes
         return self.function(*[source.array()[start:stop] for source in self._sources],
                              *(np.asarray(v, dtype) for v, dtype in zip(values, self._dtypes)))
+
+
+def updated_variables(function):
+    """The shared variables a compiled PyTensor function updates, in a fixed order."""
+    return [i.variable for i in function.maker.inputs if i.update is not None]
 
 
 class _Source:
@@ -291,9 +300,27 @@ def n_batches(data, batch_size):
     return math.ceil(n / batch_size)
 
 
+@typing.runtime_checkable
+class StepProtocol(typing.Protocol):
+    """What :func:`fit` and a :class:`dae.session.Session` train with, whatever the step's kind.
+
+    ``step(index)`` trains on minibatch ``index`` (0 <= index < ``n_steps``) and returns
+    its outputs (the cost first); ``n_steps`` calls make an epoch;
+    ``state_variables()`` lists the shared variables a call updates besides the
+    model's parameters (an optimizer's moments, random generators), which a
+    checkpoint must hold for a resumed run to end bit-identical.
+    """
+
+    n_steps: int
+
+    def __call__(self, index): ...
+
+    def state_variables(self): ...
+
+
 def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
-        progress=None):
-    """Run ``step(i)`` for i in range(n_steps), once per epoch.
+        progress=None, replay=(), first=None, params=()):
+    """Run ``step(i)`` for i in range(n_steps), once per epoch: the one training loop.
 
     Parameters
     ----------
@@ -303,38 +330,46 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
     n_epochs : int, the epoch to stop before (epochs are numbered from 0).
     names : names of step's outputs; each epoch record holds their means.
     start_epoch : int, first epoch to run (for resuming).
-    on_epoch : callable(record) called after each epoch; record is a dict
-        ``{"epoch": e, name: mean, ..., "seconds": s}``. Returning True stops
-        training after this epoch (early stopping).
+    on_epoch : callable(record), the epoch-end hook, called after each epoch passed
+        the divergence check; record is a dict ``{"epoch": e, name: mean, ...,
+        "seconds": s}``. Returning True stops training after this epoch (early stopping).
     progress : callable(iterable, epoch) -> iterable wrapping the batches
         (a progress bar), or None.
+    replay : the outputs of the first steps of ``start_epoch``, computed before an
+        interruption: used instead of running those steps again (the resume position).
+    first : the stage's first epoch record, when it ran before (resuming): the
+        divergence check compares with it.
+    params : shared variables checked at each epoch's end (:func:`check_epoch`).
 
     Returns the epoch records, a :class:`History`. Raises :class:`Diverged` when
     the run diverges (:func:`check_epoch` at each epoch's end; inside an epoch, the
     cost's mean so far against the first step of epoch 0 and :data:`COST_BOUND`), as
     soon as it is seen; epochs already reported stay reported.
 
-    Ctrl-C (SIGINT, a notebook's stop button) ends training after the step that
-    is running, so the model is never left half-updated, and raises
-    :class:`FitInterrupted`, which holds the finished epochs; a second Ctrl-C
-    stops at once. This holds where Python's own Ctrl-C handler is in place in
-    the main thread; a handler of the caller's (a :class:`dae.session.Session`)
-    is left to do its work.
+    Ctrl-C (SIGINT, SIGTERM, a notebook's stop button) is :mod:`dae.interrupt`'s:
+    training ends before the next step, so the model is never left half-updated,
+    and :class:`FitInterrupted` is raised, holding the finished epochs and the
+    outputs of the steps run in the stopped epoch; a second Ctrl-C stops at once.
     """
-    history, watch = History(), _Watch(len(names))
-    with _stop_on_sigint() as interrupted:
+    from dae import interrupt
+
+    history, watch, replay = History(), _Watch(len(names)), list(replay)
+    first = dict(first) if first else None
+    with interrupt.handling(), interrupt.stoppable():
         for epoch in range(start_epoch, n_epochs):
             start = time.perf_counter()
             watch.begin(epoch)
             batches = range(n_steps) if progress is None else progress(range(n_steps), epoch)
-            values = []
+            values, replay = replay, []
             try:
                 for i in batches:
+                    if i < len(values):
+                        continue  # run before the interruption: its outputs are replayed
+                    if interrupt.requested():
+                        raise FitInterrupted(history, epoch, len(values), n_steps, values)
                     values.append(step(i))
                     if len(values) >= watch.next:
                         _judge(epoch, names[0], watch(values), watch.start, "first epoch's first step's")
-                    if interrupted():
-                        raise FitInterrupted(history, epoch, len(values), n_steps)
             finally:
                 getattr(batches, "close", lambda: None)()  # a progress bar ends here too
             means = np.mean(np.asarray(values, dtype=np.float64).reshape(-1, len(names)), axis=0)
@@ -342,34 +377,9 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
             record.update({name: float(v) for name, v in zip(names, means)})
             record["seconds"] = time.perf_counter() - start
             _judge(epoch, names[0], watch(values, force=True), watch.start, "first epoch's first step's")
-            check_epoch(record, names)
+            check_epoch(record, names, first, params)
+            first = first or record
             history.append(record)
             if on_epoch is not None and on_epoch(record):
                 break
     return history
-
-
-@contextlib.contextmanager
-def _stop_on_sigint():
-    """Yields ``interrupted()``: whether Ctrl-C was pressed since the block began.
-
-    Only Python's default handler is replaced (by one that sets a flag), and only
-    in the main thread, where signal handlers live; any other handler, such as a
-    Session's, keeps the signal and ``interrupted()`` stays False.
-    """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield lambda: False
-        return
-    pressed = []
-
-    def handler(signum, frame):
-        if pressed:
-            raise KeyboardInterrupt  # pressed twice: at once
-        pressed.append(signum)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(pressed)
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -13,7 +13,7 @@ import numpy as np
 import pytensor
 import pytest
 
-from dae import cli, io, session as session_module
+from dae import cli, folder as folder_module, io, session as session_module
 from dae.cli import script_main
 
 FAST = ["--mode", "py", "--quiet"]
@@ -78,7 +78,9 @@ def test_sda_interrupted_in_pretraining_and_fine_tuning_resumes_exactly(tiny_mni
     assert "interrupted in pretrain_0, epoch 1, step 2 of 4" in err and "--resume" in err
     assert io.read(out / "checkpoint.npz").info["training"]["position"] == 2
     with monkeypatch.context() as m:
-        CtrlC(m, at=4 + 2 * 4 + 4 + 2)  # 2 replayed + the rest of pretraining, finetune epoch 0, 2 steps
+        # the 2 steps left of pretrain_0's epoch 1 (the 2 before are replayed, not run),
+        # pretrain_1, finetune epoch 0, then 2 steps
+        CtrlC(m, at=2 + 2 * 4 + 4 + 2)
         status, _, err = _train(capsys, "SdA", out, "--resume")
     assert status == 130 and "interrupted in finetune, epoch 1, step 2 of 4" in err
     assert io.read(out / "best_model.npz").info["training"]["best"]["epoch"] == 0  # the best so far
@@ -162,7 +164,7 @@ def test_a_read_only_output_folder_is_refused_before_training(tiny_mnist, tmp_pa
     if os.geteuid() == 0:  # root writes anyway: fail the first write as a read-only folder would
         def refuse(source, target, *args, **kwargs):
             raise PermissionError(13, "Permission denied", str(target))
-        monkeypatch.setattr(session_module.os, "link", refuse)
+        monkeypatch.setattr(folder_module.os, "link", refuse)
     compiled = []
     monkeypatch.setattr("dae.SdA.SdA.pretraining_functions", lambda *a, **k: compiled.append(1))
     try:
@@ -198,12 +200,16 @@ def test_a_diverging_stage_keeps_the_last_good_model_and_checkpoint(tiny_mnist, 
              "--training-epochs", "4", "--patience-factor", "50", "--batch-size", "10", *FAST]
     real = session_module.train.fit
 
-    def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None, progress=None):
-        def growing(record):  # fine-tuning's cost 100 times its first epoch's in epoch 2
-            if record["epoch"] == 2:
-                record = dict(record, cost=record["cost"] * 100)
-            return on_epoch(record)
-        return real(step, n_steps, n_epochs, names, start_epoch, growing, progress)
+    def fit(step, n_steps, n_epochs, *args, **kwargs):
+        if n_epochs != 4:  # pretraining
+            return real(step, n_steps, n_epochs, *args, **kwargs)
+        calls = []
+
+        def growing(i):  # fine-tuning's cost 100 times what it was from epoch 2 on
+            calls.append(i)
+            value = np.asarray(step(i))
+            return value * 100 if len(calls) > 2 * n_steps else value
+        return real(growing, n_steps, n_epochs, *args, **kwargs)
     good = {}
     real_save = io.save
 

@@ -1,5 +1,5 @@
 """The per-run machinery: checkpoints, exact resume, Ctrl-C, divergence, records, curve."""
-import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -10,6 +10,8 @@ import pytest
 
 from dae import io
 from dae.dA import dA
+from dae.experiments.configs import (Common, ConfigError, option, positive_float, positive_int,
+                                     seed_option)
 from dae.session import CHECKPOINT, CURVE, METRICS, Interrupted, RunDiverged, Session, SessionError
 from dae.stopping import EarlyStopping
 from dae.train import compile_step
@@ -18,11 +20,24 @@ MODE = "py"  # compiles in a fraction of Numba's time; these graphs are tiny
 DATA = (np.random.default_rng(0).random((50, 12)) > 0.5).astype("float32")
 
 
-def _args(tmp_path, **flags):
-    values = dict(output_dir=tmp_path / "run", resume=False, epochs=3, learning_rate=0.01,
-                  seed=5, quiet=True, mode=None, rule="adam")
-    values.update(flags)
-    return argparse.Namespace(**values)
+@dataclasses.dataclass
+class Toy(Common):
+    """A config as an experiment declares one."""
+
+    epochs: int = option(3, "epochs", check=positive_int)
+    learning_rate: float = option(0.01, "step", check=positive_float)
+    rule: str = option("adam", "update rule", choices=("sgd", "adam"))
+    seed: int = seed_option(5)
+
+
+def _args(tmp_path, resume=False, typed=None, **fields):
+    config = Toy(output_dir=tmp_path / "run", **fields)
+    config.resume, config.typed = resume, typed  # the test's own: how _run opens the session
+    return config
+
+
+def _session(config, name="test", report=None):
+    return Session(name, config, report=report, resume=config.resume, typed=config.typed)
 
 
 class Interrupting:
@@ -30,7 +45,7 @@ class Interrupting:
 
     def __init__(self, step, at):
         self.step, self.at, self.calls = step, at, 0
-        self.n_steps, self.function = step.n_steps, step.function
+        self.n_steps, self.state_variables = step.n_steps, step.state_variables
 
     def __call__(self, i):
         self.calls += 1
@@ -41,7 +56,7 @@ class Interrupting:
 
 def _run(args, stages=("one",), interrupt=None, report=None, mode=MODE):
     """Train one dA per stage under a Session, as an experiment does; return the session."""
-    session = Session(args, "test", report=report)
+    session = _session(args, report=report)
     models = {}
     for k, stage in enumerate(stages):
         if session.done(stage):
@@ -56,6 +71,7 @@ def _run(args, stages=("one",), interrupt=None, report=None, mode=MODE):
         models[stage] = model
     session.finish()
     session.models = models
+    session.config = args  # the test's view; the session's own merged config is checked elsewhere
     return session
 
 
@@ -80,7 +96,7 @@ def test_checkpoint_every_epoch_and_records(tmp_path):
     training = record.info["training"]
     assert training["stage"] == "one" and training["epochs"] == 3 and training["finished"]
     assert [n for n, _ in record.state] == ["t", "m", "v", "m", "v", "m", "v"]  # Adam's state
-    assert training["args"]["learning_rate"] == 0.01 and "resume" not in training["args"]
+    assert training["config"]["learning_rate"] == 0.01 and "output_dir" not in training["config"]
     metrics = _metrics(args)
     assert [r["epoch"] for r in metrics] == [0, 1, 2] and metrics == session.history
     assert len(lines) == 3 and lines[0].startswith("one epoch   0  cost ")
@@ -92,7 +108,7 @@ def test_resume_after_more_epochs_is_exact(tmp_path, mode):
     """2 epochs, then resumed to 4, ends bit-identical to 4 epochs at once (Adam's state too)."""
     whole = _run(_args(tmp_path / "a", epochs=4), mode=mode)
     _run(_args(tmp_path / "b", epochs=2), mode=mode)
-    resumed = _run(_args(tmp_path / "b", epochs=4, resume=True, _explicit={"epochs", "resume"}),
+    resumed = _run(_args(tmp_path / "b", epochs=4, resume=True, typed={"epochs"}),
                    mode=mode)
     _assert_same(whole.models["one"], resumed.models["one"])
     assert _metrics(_args(tmp_path / "b")) == [dict(r, seconds=r2["seconds"]) for r, r2 in
@@ -108,7 +124,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path):
     assert (training["stage"], training["epochs"], training["position"]) == ("two", 1, 3)
     assert training["stages_done"] == ["one"] and not training["finished"]
     assert (args.output_dir / CURVE).exists()
-    resumed = _run(_args(tmp_path / "b", resume=True, _explicit={"resume"}), stages=("one", "two"))
+    resumed = _run(_args(tmp_path / "b", resume=True, typed=set()), stages=("one", "two"))
     assert list(resumed.models) == ["two"]  # stage one was done: skipped
     _assert_same(whole.models["two"], resumed.models["two"])
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.history]
@@ -117,14 +133,14 @@ def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path):
 
 def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path):
     args = _args(tmp_path, epochs=5)
-    session = Session(args, "test")
+    session = _session(args)
     model, step = _model_and_step(0.1)
     calls = []
 
     def blows_up(i):  # the cost turns NaN in the third epoch
         calls.append(i)
         return np.float32("nan") if len(calls) > 10 else step(i)
-    blows_up.n_steps, blows_up.function = step.n_steps, step.function
+    blows_up.n_steps, blows_up.state_variables = step.n_steps, step.state_variables
     with pytest.raises(RunDiverged, match=r"cost became nan in epoch 2 of s.*kept.*--learning-rate 0.001"):
         session.fit("s", model, blows_up, 5)
     record = io.read(args.output_dir / CHECKPOINT)
@@ -135,24 +151,25 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path):
 def test_resume_refuses_what_would_lose_or_mix_runs(tmp_path):
     args = _args(tmp_path, epochs=2)
     with pytest.raises(SessionError, match="nothing to resume"):
-        Session(_args(tmp_path, resume=True), "test")
+        _session(_args(tmp_path, resume=True))
     with pytest.raises(Interrupted):
         _run(args, interrupt=("one", 2))
     with pytest.raises(SessionError, match="unfinished run.*--resume"):
-        Session(_args(tmp_path), "test")  # a fresh run would overwrite the checkpoint
+        _session(_args(tmp_path))  # a fresh run would overwrite the checkpoint
     with pytest.raises(SessionError, match="not of other"):
-        Session(_args(tmp_path, resume=True), "other")
-    with pytest.raises(SessionError, match="--seed 6 differs .*--seed 5"):
-        Session(_args(tmp_path, resume=True, seed=6, _explicit={"seed"}), "test")
-    resumed = _args(tmp_path, resume=True, seed=99, learning_rate=0.5, _explicit={"learning_rate"})
-    Session(resumed, "test")
-    assert resumed.seed == 5 and resumed.learning_rate == 0.5  # saved flag back; a changeable one kept
+        _session(_args(tmp_path, resume=True), "other")
+    with pytest.raises(ConfigError, match="--seed 6 differs .*--seed 5"):
+        _session(_args(tmp_path, resume=True, seed=6, typed={"seed"}))
+    resumed = _args(tmp_path, resume=True, seed=99, learning_rate=0.5, typed={"learning_rate"})
+    resumed = _session(resumed)
+    # the saved seed back (not typed); a field that may change, typed, kept
+    assert resumed.config.seed == 5 and resumed.config.learning_rate == 0.5
 
 
 def test_one_epoch_at_a_time_with_extra_entries(tmp_path):
     """An early-stopping loop calls fit once per epoch and adds its validation error."""
     args = _args(tmp_path, rule="sgd")
-    session = Session(args, "test")
+    session = _session(args)
     model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
     cost, updates = model.get_cost_updates(0.3, 0.1)
     step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
@@ -165,7 +182,7 @@ def test_one_epoch_at_a_time_with_extra_entries(tmp_path):
 
 def test_extra_state_such_as_a_decaying_learning_rate_is_restored(tmp_path):
     def run(args, interrupt=None):
-        session = Session(args, "test")
+        session = _session(args)
         model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
         rate = pytensor.shared(np.float32(0.4), name="learning_rate")
         cost, updates = model.get_cost_updates(0.3, rate)
@@ -176,7 +193,7 @@ def test_extra_state_such_as_a_decaying_learning_rate_is_restored(tmp_path):
     whole, whole_rate = run(_args(tmp_path / "a"))
     with pytest.raises(Interrupted):
         run(_args(tmp_path / "b"), interrupt=7)  # in the second epoch: the rate was halved once
-    resumed, resumed_rate = run(_args(tmp_path / "b", resume=True, _explicit={"resume"}))
+    resumed, resumed_rate = run(_args(tmp_path / "b", resume=True, typed=set()))
     assert resumed_rate.get_value() == whole_rate.get_value() == np.float32(0.05)
     _assert_same(whole, resumed)
 
@@ -184,7 +201,7 @@ def test_extra_state_such_as_a_decaying_learning_rate_is_restored(tmp_path):
 def test_early_stopping_state_is_kept_and_a_stopped_stage_is_not_trained_again(tmp_path):
     """on_epoch returning True ends a stage; the stopper's state survives Ctrl-C and resume."""
     def run(args, interrupt=None):
-        with Session(args, "test") as session:
+        with _session(args) as session:
             model = dA(np.random.RandomState(0), n_visible=12, n_hidden=5)
             cost, updates = model.get_cost_updates(0.3, 0.1)
             step = compile_step({model.x: pytensor.shared(DATA)}, 10, cost, updates, MODE)
@@ -202,7 +219,7 @@ def test_early_stopping_state_is_kept_and_a_stopped_stage_is_not_trained_again(t
     assert len(records) == 4 and stopper.best_error == 0.4  # patience 20 runs out in epoch 4
     with pytest.raises(Interrupted):
         run(_args(tmp_path / "b"), interrupt=12)
-    resumed, resumed_stopper, _ = run(_args(tmp_path / "b", resume=True, _explicit={"resume"}))
+    resumed, resumed_stopper, _ = run(_args(tmp_path / "b", resume=True, typed=set()))
     assert resumed_stopper.state_dict() == stopper.state_dict()
     _assert_same(whole, resumed)
     assert [r["epoch"] for r in _metrics(_args(tmp_path / "b"))] == [0, 1, 2, 3]
@@ -210,7 +227,7 @@ def test_early_stopping_state_is_kept_and_a_stopped_stage_is_not_trained_again(t
 
 def test_a_cost_that_grows_tenfold_is_a_divergence(tmp_path):
     args = _args(tmp_path, epochs=4)
-    session = Session(args, "test")
+    session = _session(args)
     model, step = _model_and_step(0.01)
     calls = []
 
@@ -218,7 +235,7 @@ def test_a_cost_that_grows_tenfold_is_a_divergence(tmp_path):
         calls.append(i)
         value = step(i)
         return value * 20 if len(calls) > 5 else value
-    grows.n_steps, grows.function = step.n_steps, step.function
+    grows.n_steps, grows.state_variables = step.n_steps, step.state_variables
     with pytest.raises(RunDiverged, match=r"over 10 times its first epoch's.* in epoch 1 of s"):
         session.fit("s", model, grows, 4)
     assert io.read(args.output_dir / CHECKPOINT).info["training"]["epochs"] == 1
@@ -234,15 +251,15 @@ def test_sigterm_stops_like_ctrl_c_and_a_result_stage_runs_once(tmp_path):
         check()
         return {"never": 1}
     with pytest.raises(Interrupted, match="interrupted in evaluate"):
-        with Session(args, "test") as session:
+        with _session(args) as session:
             session.fit("s", dA(np.random.RandomState(0), n_visible=12, n_hidden=5),
                         _step(), 1)
             session.run("evaluate", compute)
-    with Session(_args(tmp_path, resume=True, _explicit={"resume"}), "test") as session:
+    with _session(_args(tmp_path, resume=True, typed=set())) as session:
         session.fit("s", dA(np.random.RandomState(0), n_visible=12, n_hidden=5), _step(), 1)
         assert session.run("evaluate", lambda check: {"nll": 88.5}) == {"nll": 88.5}
         session.finish()
-    with Session(_args(tmp_path, resume=True, _explicit={"resume"}), "test") as session:
+    with _session(_args(tmp_path, resume=True, typed=set())) as session:
         assert session.run("evaluate", compute) == {"nll": 88.5}  # kept: not computed again
     assert len(runs) == 1
 
@@ -259,10 +276,10 @@ def _step():
 
 def test_a_second_session_on_the_folder_is_refused_until_the_first_closes(tmp_path):
     args = _args(tmp_path)
-    with Session(args, "test"):
+    with _session(args):
         with pytest.raises(SessionError, match=r"in use by another run \(process %d" % os.getpid()):
-            Session(_args(tmp_path), "test")
-    with Session(_args(tmp_path), "test"):
+            _session(_args(tmp_path))
+    with _session(_args(tmp_path)):
         pass
 
 
@@ -270,7 +287,7 @@ def test_fit_returns_the_epochs_run_now_as_a_history(tmp_path):
     from dae.train import History
 
     model, step = _model_and_step(0.01)
-    with Session(_args(tmp_path), "test") as session:
+    with _session(_args(tmp_path)) as session:
         history = session.fit("one", model, step, 2)
     assert isinstance(history, History) and [r["epoch"] for r in history] == [0, 1]
     assert repr(history).startswith("History(2 epochs: one 2; last one epoch 1: cost ")

@@ -6,7 +6,7 @@ pretraining 15 epochs at learning rate 0.001, fine-tuning up to 1000 epochs at
 0.1, minibatch 1, seed 89677. Every phase runs through the run's session
 (:mod:`dae.session`): stages ``pretrain_0`` .. ``pretrain_<L-1>`` then
 ``finetune``, a checkpoint after every epoch (the early-stopping state and the
-best parameters so far included), ``--resume`` after Ctrl-C. Prints each
+best parameters so far included), resume after Ctrl-C. Prints each
 layer's pretraining cost per epoch, the validation error per fine-tuning epoch
 and the test error at each new best, the wall time of each phase, and a final
 ``best validation X% at epoch N, test Y%``. Writes ``filters_layer0.png`` (the
@@ -14,10 +14,15 @@ first layer's first 100 filters) and ``best_model.npz`` (the model at its best
 validation error, a dae model file: ``dae eval``, ``dae info``, ``dae.load``),
 rewritten at each new best so it is there even while the run goes on.
 """
+import dataclasses
+import typing
+from pathlib import Path
+
 import numpy as np
 
-from dae.experiments.common import (UserError, add_common_flags, fraction, non_negative_int,
-                                    positive_float, positive_int, start_session)
+from dae.experiments.common import Report, UserError, open_session, result
+from dae.experiments.configs import (Common, ConfigError, Number, fraction, non_negative_int, option,
+                                     output_option, positive_float, positive_int, seed_option)
 
 HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (the tutorial's experiment)"
 
@@ -27,35 +32,73 @@ EVAL_BATCH_SIZE = 1000
 BEST = "best_model.npz"
 
 
-def run(args, report):
-    may_change = ("pretraining_epochs", "training_epochs", "pretrain_lr", "finetune_lr", "mode")
-    with start_session(args, "SdA", report, may_change=may_change) as session:
-        if len(args.corruption_levels) != len(args.hidden_layers):
-            raise UserError(f"--corruption-levels has {len(args.corruption_levels)} values for "
-                            f"{len(args.hidden_layers)} --hidden-layers; give one per layer")
+@dataclasses.dataclass
+class Config(Common):
+    MAY_CHANGE: typing.ClassVar[tuple] = ("pretraining_epochs", "training_epochs", "pretrain_lr",
+                                          "finetune_lr", "mode")
+    hidden_layers: typing.List[int] = option([1000, 1000, 1000], "sizes of the hidden layers",
+                                             check=positive_int, metavar="N")
+    corruption_levels: typing.List[float] = option(
+        [0.1, 0.2, 0.3], "one corruption level per layer, in [0, 1]; the contraction level for "
+                         "--layer-type cA, unused by sA", check=fraction, metavar="C")
+    layer_type: str = option("dA", "autoencoder each layer is pretrained as", choices=("dA", "cA", "sA"))
+    pretrain_lr: float = option(0.001, "pretraining learning rate", check=positive_float)
+    pretraining_epochs: int = option(15, "pretraining epochs per layer; 0 fine-tunes from the "
+                                         "random initial weights", check=non_negative_int)
+    finetune_lr: float = option(0.1, "fine-tuning learning rate", check=positive_float)
+    training_epochs: int = option(1000, "most fine-tuning epochs; early stopping usually ends sooner",
+                                  check=positive_int)
+    batch_size: int = option(1, "minibatch size of fine-tuning, and of pretraining unless "
+                                "--pretrain-batch-size is given", check=positive_int)
+    pretrain_batch_size: typing.Optional[int] = option(
+        None, "minibatch size of pretraining (default: --batch-size)", check=positive_int)
+    momentum: float = option(0.0, "fine-tune with momentum SGD (dae.updates.momentum) at this "
+                                  "momentum (0: plain SGD, the tutorial's)", check=fraction)
+    # Below 2 the tutorial would validate more often than once an epoch
+    # (validation_frequency = min(n_train_batches, patience // 2)).
+    patience_factor: int = option(10, "early stopping trains at least this many epochs (the "
+                                      "tutorial's patience = 10 * n_train_batches; at least 2)",
+                                  check=Number(int, 2))
+    max_examples: typing.Optional[int] = option(
+        None, "use only the first N examples of each split (quick checks)", check=positive_int)
+    seed: int = seed_option(89677)
+    output_dir: Path = output_option("SdA_plots")
+
+    def check(self):
+        if len(self.corruption_levels) != len(self.hidden_layers):
+            raise ConfigError(f"--corruption-levels has {len(self.corruption_levels)} values for "
+                              f"{len(self.hidden_layers)} --hidden-layers; give one per layer")
+
+
+def run(config=None, report=None, resume=False, command=None, typed=None):
+    """Pretrain, fine-tune with early stopping; the result's numbers are the best epoch's
+    ``best_epoch``, ``valid_error`` and ``test_error``."""
+    report = report or Report()
+    with open_session("SdA", config or Config(), report, resume, command, typed) as session:
+        c = session.config
         from dae.SdA import SdA
 
         from dae.data import shared_dataset
 
-        splits = _splits(args)
+        splits = _splits(c)
         session.bind_data(*splits[0])
         datasets = [shared_dataset(split) for split in splits]
         session.info["image_shape"] = [28, 28]
-        sda = SdA(numpy_rng=np.random.RandomState(args.seed),
+        sda = SdA(numpy_rng=np.random.RandomState(c.seed),
                   n_ins=datasets[0][0].get_value(borrow=True).shape[1],
-                  hidden_layers_sizes=args.hidden_layers, n_outs=10,
-                  corruption_levels=args.corruption_levels, layer_type=args.layer_type)
+                  hidden_layers_sizes=c.hidden_layers, n_outs=10,
+                  corruption_levels=c.corruption_levels, layer_type=c.layer_type)
         session.restore(sda)  # a resumed run starts each stage from the checkpoint's weights
-        pretrain(session, sda, datasets[0][0], args, report)
-        best = finetune(session, sda, datasets, args, report)
+        pretrain(session, sda, datasets[0][0], c, report)
+        best = finetune(session, sda, datasets, c, report)
         best.apply(sda)
         from dae.plots import filters_image
         from dae.utils import save_png
         image = filters_image(sda, image_shape=(28, 28), tile_shape=(10, 10))
-        report.line(f"wrote {save_png(image, args.output_dir / 'filters_layer0.png')}")
-        report.line(f"wrote {session.save_model(sda, BEST, stage='finetune', best=best.summary())}")
-        report.line(f"wrote {session.finish()}")
-    return 0
+        session.wrote(save_png(image, c.output_dir / "filters_layer0.png"))
+        session.wrote(session.save_model(sda, BEST, stage="finetune", best=best.summary()))
+        session.wrote(session.finish())
+    return result(session, best_epoch=best.epoch, valid_error=best.valid, test_error=best.test)
 
 
 class LayerStep:
@@ -68,17 +111,21 @@ class LayerStep:
     def __call__(self, index):
         return self._call(index, *self._args)
 
+    def state_variables(self):
+        from dae.train import updated_variables
+        return updated_variables(self.function)
 
-def pretrain(session, sda, train_x, args, report):
+
+def pretrain(session, sda, train_x, c, report):
     stages = [f"pretrain_{i}" for i in range(sda.n_layers)]
     todo = [i for i, stage in enumerate(stages) if not session.done(stage)]
-    if not todo or args.pretraining_epochs == 0:
+    if not todo or c.pretraining_epochs == 0:
         return
-    functions = sda.pretraining_functions(train_x, args.pretrain_batch_size or args.batch_size,
-                                          args.mode)
+    functions = sda.pretraining_functions(train_x, c.pretrain_batch_size or c.batch_size,
+                                          c.mode)
     for i in todo:
-        step = LayerStep(functions[i], args.corruption_levels[i], args.pretrain_lr)
-        session.fit(stages[i], sda, step, args.pretraining_epochs, rate="pretrain_lr")
+        step = LayerStep(functions[i], c.corruption_levels[i], c.pretrain_lr)
+        session.fit(stages[i], sda, step, c.pretraining_epochs, rate="pretrain_lr")
     seconds = sum(r["seconds"] for r in session.history if r["stage"] in stages)
     report.line(f"pretraining took {seconds / 60:.2f} min")
 
@@ -110,16 +157,16 @@ class Best:
         self.params = {k: v for k, v in values.items() if k not in ("epoch", "valid", "test")}
 
 
-def finetune(session, sda, datasets, args, report):
+def finetune(session, sda, datasets, c, report):
     """SGD on the supervised cost with the tutorial's early stopping; returns the :class:`Best`."""
     from dae.stopping import EarlyStopping
 
-    rule = {"update_rule": "momentum", "momentum": args.momentum} if args.momentum else {}
+    rule = {"update_rule": "momentum", "momentum": c.momentum} if c.momentum else {}
     train_fn, valid_score, test_score = sda.build_finetune_functions(
-        datasets, args.batch_size, args.finetune_lr, args.mode,
+        datasets, c.batch_size, c.finetune_lr, c.mode,
         eval_batch_size=EVAL_BATCH_SIZE, **rule)
     n = train_fn.n_steps
-    stopper = EarlyStopping(patience=args.patience_factor * n)
+    stopper = EarlyStopping(patience=c.patience_factor * n)
     best = Best(sda)
 
     def on_epoch(record):
@@ -135,7 +182,7 @@ def finetune(session, sda, datasets, args, report):
             session.save_model(sda, BEST, stage="finetune", best=best.summary())
         return not stopper.validates_at(iteration + n)
 
-    session.fit("finetune", sda, train_fn, args.training_epochs, on_epoch=on_epoch,
+    session.fit("finetune", sda, train_fn, c.training_epochs, on_epoch=on_epoch,
                 keep=[stopper, best], rate="finetune_lr")
     seconds = sum(r["seconds"] for r in session.history if r["stage"] == "finetune")
     report.line(f"fine-tuning took {seconds / 60:.2f} min")
@@ -145,54 +192,10 @@ def finetune(session, sda, datasets, args, report):
     return best
 
 
-def _splits(args):
+def _splits(c):
     from dae.data import load_mnist
 
-    splits = load_mnist(args.data_dir)
-    if args.max_examples:
-        splits = [(x[:args.max_examples], y[:args.max_examples]) for x, y in splits]
+    splits = load_mnist(c.data_dir)
+    if c.max_examples:
+        splits = [(x[:c.max_examples], y[:c.max_examples]) for x, y in splits]
     return splits
-
-
-def add_flags(p):
-    p.add_argument("--hidden-layers", type=positive_int, nargs="+", default=[1000, 1000, 1000],
-                   metavar="N", help="sizes of the hidden layers (default 1000 1000 1000)")
-    p.add_argument("--corruption-levels", type=fraction, nargs="+", default=[0.1, 0.2, 0.3],
-                   metavar="C", help="one corruption level per layer, in [0, 1]; the contraction "
-                   "level for --layer-type cA, unused by sA (default 0.1 0.2 0.3)")
-    p.add_argument("--layer-type", choices=("dA", "cA", "sA"), default="dA",
-                   help="autoencoder each layer is pretrained as (default dA)")
-    p.add_argument("--pretrain-lr", type=positive_float, default=0.001,
-                   help="pretraining learning rate (default 0.001)")
-    p.add_argument("--pretraining-epochs", type=non_negative_int, default=15,
-                   help="pretraining epochs per layer; 0 fine-tunes from the random initial "
-                        "weights (default 15)")
-    p.add_argument("--finetune-lr", type=positive_float, default=0.1,
-                   help="fine-tuning learning rate (default 0.1)")
-    p.add_argument("--training-epochs", type=positive_int, default=1000,
-                   help="most fine-tuning epochs; early stopping usually ends sooner (default 1000)")
-    p.add_argument("--batch-size", type=positive_int, default=1,
-                   help="minibatch size of fine-tuning, and of pretraining unless "
-                        "--pretrain-batch-size is given (default 1)")
-    p.add_argument("--pretrain-batch-size", type=positive_int, default=None,
-                   help="minibatch size of pretraining (default: --batch-size)")
-    p.add_argument("--momentum", type=fraction, default=0.0,
-                   help="fine-tune with momentum SGD (dae.updates.momentum) at this momentum "
-                        "(default 0: plain SGD, the tutorial's)")
-    p.add_argument("--patience-factor", type=_patience_factor, default=10,
-                   help="early stopping trains at least this many epochs (the tutorial's "
-                        "patience = 10 * n_train_batches; default 10, at least 2)")
-    p.add_argument("--max-examples", type=positive_int, default=None,
-                   help="use only the first N examples of each split (quick checks)")
-    add_common_flags(p, seed=89677, output_dir="SdA_plots")
-
-
-def _patience_factor(text):
-    # Below 2 the tutorial would validate more often than once an epoch
-    # (validation_frequency = min(n_train_batches, patience // 2)).
-    import argparse
-
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text}")
-    return value

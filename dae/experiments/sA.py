@@ -21,8 +21,8 @@ sum_j Var(y_j) / (2 * 100 * rho * (1 - rho)), up to 1 for 196 units that are
 either off or on: after the default run the KL printed per epoch is 1.20 and
 the KL over the whole training set, printed at the end, 0.78.
 
-``--optimizer lbfgs`` trains as UFLDL did instead: L-BFGS on the cost of the
-whole training set (:mod:`dae.optimize`), in rounds of ``--lbfgs-iterations``
+``optimizer='lbfgs'`` (``--optimizer lbfgs``) trains as UFLDL did instead: L-BFGS on the cost of the
+whole training set (:mod:`dae.optimize`), in rounds of ``lbfgs_iterations``
 that are the run's epochs (a checkpoint after each; a round starts its
 curvature estimate afresh); the KL term then reads the whole set's mean
 activation, as UFLDL's does.
@@ -32,22 +32,55 @@ the mean hidden activation and the seconds; at the end, the mean activation
 (which should lie near rho) and the KL term over the whole training set. It
 writes ``sae_filters.png`` (one tile per hidden unit, 14x14 for 196), ``sA.npz`` (the
 model), and, as every session does, ``checkpoint.npz``, ``metrics.jsonl`` and
-``learning_curve.png`` (see :mod:`dae.session`). With ``--data`` it trains on
+``learning_curve.png`` (see :mod:`dae.session`). With ``data`` it trains on
 all of those images instead of MNIST's 50,000.
 """
-import argparse
+import dataclasses
+import typing
+from pathlib import Path
 
 import numpy as np
 
-from dae.experiments.common import (add_common_flags, fraction, non_negative_float, positive_float,
-                                    positive_int, start_session)
+from dae.experiments.common import Report, open_session, result
+from dae.experiments.configs import (Common, data_option, non_negative_float, open_fraction, option,
+                                     output_option, positive_float, positive_int, seed_option)
 from dae.experiments.dA import write_filters
+from dae.updates import RULES
 
 HELP = "sparse autoencoder on MNIST (UFLDL's settings)"
 
 
-def run(args, report):
-    with start_session(args, "sA", report) as session:  # on --resume, restores the run's flags
+@dataclasses.dataclass
+class Config(Common):
+    learning_rate: float = option(0.5, "step size", check=positive_float)
+    batch_size: int = option(100, "minibatch size", check=positive_int)
+    epochs: int = option(30, "training epochs", check=positive_int)
+    update_rule: str = option("sgd", "update rule", choices=tuple(sorted(RULES)))
+    optimizer: str = option("sgd", "minibatch steps of --update-rule, or full-batch L-BFGS as UFLDL "
+                                   "trained it (dae.optimize), where an epoch is --lbfgs-iterations "
+                                   "iterations: UFLDL's 400 are --epochs 8", choices=("sgd", "lbfgs"))
+    lbfgs_iterations: int = option(50, "L-BFGS iterations per epoch, each epoch checkpointed",
+                                   check=positive_int)
+    n_hidden: int = option(196, "hidden units", check=positive_int)
+    sparsity_target: float = option(0.1, "rho, each hidden unit's target mean activation, in (0, 1)",
+                                    check=open_fraction)
+    sparsity_weight: float = option(3.0, "beta, the sparsity penalty's weight", check=non_negative_float)
+    weight_decay: float = option(3e-3, "lambda, the weight decay's weight", check=non_negative_float)
+    sparsity: str = option("kl", "sparsity penalty: KL to the target, or L1 of the activations",
+                           choices=("kl", "l1"))
+    loss: str = option("squared_error", "reconstruction loss (squared_error as in UFLDL)",
+                       choices=("squared_error", "cross_entropy"))
+    data: typing.Optional[Path] = data_option("train on these images instead of MNIST (all of them)")
+    seed: int = seed_option(123)
+    output_dir: Path = output_option("sA_plots")
+
+
+def run(config=None, report=None, resume=False, command=None, typed=None):
+    """Train the sA; the result's numbers are the last epoch's ``cost``, ``kl`` and
+    ``mean_activation``, and the whole training set's (``full_mean_activation``, ``full_kl``)."""
+    report = report or Report()
+    with open_session("sA", config or Config(), report, resume, command, typed) as session:
+        c = session.config
         import pytensor
         import pytensor.tensor as pt
 
@@ -56,70 +89,35 @@ def run(args, report):
         from dae.sA import sA
         from dae.train import compile_step
 
-        images = check_fits(dataset(args.data, args.data_dir), loss=args.loss)
+        images = check_fits(dataset(c.data, c.data_dir), loss=c.loss)
         session.bind_data(images.x)
         session.info["image_shape"] = images.image_shape
         train_x = pytensor.shared(images.x, borrow=True)
-        sa = sA(numpy_rng=np.random.RandomState(args.seed), n_visible=images.x.shape[1],
-                n_hidden=args.n_hidden, sparsity=args.sparsity, loss=args.loss)
-        cost, hidden = sa.get_cost(sparsity_target=args.sparsity_target,
-                                   sparsity_weight=args.sparsity_weight, weight_decay=args.weight_decay)
-        monitors = [cost, sa.kl_divergence(hidden, args.sparsity_target), pt.mean(hidden)]
-        if args.optimizer == "lbfgs":
+        sa = sA(numpy_rng=np.random.RandomState(c.seed), n_visible=images.x.shape[1],
+                n_hidden=c.n_hidden, sparsity=c.sparsity, loss=c.loss)
+        cost, hidden = sa.get_cost(sparsity_target=c.sparsity_target,
+                                   sparsity_weight=c.sparsity_weight, weight_decay=c.weight_decay)
+        monitors = [cost, sa.kl_divergence(hidden, c.sparsity_target), pt.mean(hidden)]
+        names = ("cost", "kl", "mean_activation")
+        if c.optimizer == "lbfgs":
             from dae.optimize import LBFGSStep
 
             # an epoch is a round of L-BFGS on the whole set; the monitors are full-batch
-            step = LBFGSStep(sa, cost, images.x, iterations=args.lbfgs_iterations,
-                             monitors=monitors, mode=args.mode)
-            session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"),
-                        state=[])
+            step = LBFGSStep(sa, cost, images.x, iterations=c.lbfgs_iterations,
+                             monitors=monitors, mode=c.mode)
         else:
-            step = compile_step({sa.x: train_x}, args.batch_size, monitors,
-                                sa.updates_for(cost, args.learning_rate, args.update_rule), args.mode)
-            session.fit("sA", sa, step, args.epochs, names=("cost", "kl", "mean_activation"))
+            step = compile_step({sa.x: train_x}, c.batch_size, monitors,
+                                sa.updates_for(cost, c.learning_rate, c.update_rule), c.mode)
+        session.fit("sA", sa, step, c.epochs, names=names)
         full = sa.get_hidden_values(train_x)
         activation, kl = pytensor.function(
-            [], [pt.mean(full), sa.kl_divergence(full, args.sparsity_target)],
-            mode=get_mode(args.mode))()
+            [], [pt.mean(full), sa.kl_divergence(full, c.sparsity_target)], mode=get_mode(c.mode))()
         report.line(f"over {images.source}: mean hidden activation {float(activation):.4f} "
-                    f"(target {args.sparsity_target:g}), KL {float(kl):.4f}")
-        report.line(f"wrote {session.save_model(sa, 'sA.npz')}")
-        side = int(np.ceil(np.sqrt(args.n_hidden)))
-        write_filters(sa, images, (side, side), args.output_dir / "sae_filters.png", report)
-        report.line(f"wrote {session.finish()}")
-    return 0
-
-
-def open_fraction(text):
-    """A number strictly between 0 and 1 (a KL target of 0 or 1 has no finite penalty)."""
-    value = fraction(text)
-    if value in (0.0, 1.0):
-        raise argparse.ArgumentTypeError(f"expected a value strictly between 0 and 1, got {text}")
-    return value
-
-
-def add_flags(p):
-    from dae.updates import RULES
-
-    p.add_argument("--learning-rate", type=positive_float, default=0.5, help="step size (default 0.5)")
-    p.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
-    p.add_argument("--epochs", type=positive_int, default=30, help="training epochs (default 30)")
-    p.add_argument("--update-rule", choices=sorted(RULES), default="sgd", help="update rule (default sgd)")
-    p.add_argument("--optimizer", choices=("sgd", "lbfgs"), default="sgd",
-                   help="minibatch steps of --update-rule (default), or full-batch L-BFGS as UFLDL "
-                        "trained it (dae.optimize), where an epoch is --lbfgs-iterations "
-                        "iterations: UFLDL's 400 are --epochs 8")
-    p.add_argument("--lbfgs-iterations", type=positive_int, default=50,
-                   help="L-BFGS iterations per epoch, each epoch checkpointed (default 50)")
-    p.add_argument("--n-hidden", type=positive_int, default=196, help="hidden units (default 196)")
-    p.add_argument("--sparsity-target", type=open_fraction, default=0.1,
-                   help="rho, each hidden unit's target mean activation, in (0, 1) (default 0.1)")
-    p.add_argument("--sparsity-weight", type=non_negative_float, default=3.0,
-                   help="beta, the sparsity penalty's weight (default 3)")
-    p.add_argument("--weight-decay", type=non_negative_float, default=3e-3,
-                   help="lambda, the weight decay's weight (default 3e-3)")
-    p.add_argument("--sparsity", choices=("kl", "l1"), default="kl",
-                   help="sparsity penalty: KL to the target (default) or L1 of the activations")
-    p.add_argument("--loss", choices=("squared_error", "cross_entropy"), default="squared_error",
-                   help="reconstruction loss (default squared_error, as in UFLDL)")
-    add_common_flags(p, seed=123, output_dir="sA_plots", data=True)
+                    f"(target {c.sparsity_target:g}), KL {float(kl):.4f}")
+        session.wrote(session.save_model(sa, "sA.npz"))
+        side = int(np.ceil(np.sqrt(c.n_hidden)))
+        write_filters(sa, images, (side, side), c.output_dir / "sae_filters.png", session)
+        session.wrote(session.finish())
+    last = session.history[-1]
+    return result(session, **{name: last[name] for name in names},
+                  full_mean_activation=float(activation), full_kl=float(kl))
