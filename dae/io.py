@@ -6,7 +6,7 @@ A model file is a NumPy ``.npz`` archive read with ``allow_pickle=False``. It ho
 key                       content
 ========================  =====================================================
 ``meta``                  uint8 array: UTF-8 JSON, the table below
-``param_000``, ...        the model's parameters, in ``model.params`` order
+``param_000``, ...        the model's variables, in ``model.variables()`` order
 ``state_000``, ...        extra arrays (a checkpoint's optimizer state)
 ========================  =====================================================
 
@@ -20,7 +20,8 @@ and ``meta`` is::
      "info": {...}}                                     # free JSON: image shape, training
 
 Loading looks the class name up in :data:`REGISTRY` (dae's own model classes)
-and nowhere else, builds it from its hyperparameters, and copies the arrays in:
+and nowhere else, builds it from its hyperparameters (``model.get_params()``,
+see :class:`dae.base.Model`), and copies the arrays in:
 the round trip is bit-identical. Every problem with a file (missing, truncated,
 not a zip, bad JSON, a missing key, an array of the wrong shape or dtype, a
 format newer than this dae reads) raises one :class:`ModelFileError`.
@@ -57,7 +58,7 @@ class ModelFile:
     ----------
     path : str
     meta : dict, the JSON header (see the module docstring)
-    params : list of numpy arrays, in ``model.params`` order
+    params : list of numpy arrays, in ``model.variables()`` order
     state : list of (name, numpy array), extra arrays (checkpoints)
     """
 
