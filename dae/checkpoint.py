@@ -32,7 +32,7 @@ def state_variables(model, step, state=()):
     if found is None:
         raise TypeError(f"cannot tell which shared variables {type(step).__name__} updates: give it a "
                         "state_variables() method (dae.train.StepProtocol)")
-    seen = {id(v) for v in io.model_variables(model)}
+    seen = {id(v) for v in model.variables()}
     variables = []
     for var in list(found()) + list(state or ()):
         if id(var) not in seen:

@@ -220,8 +220,7 @@ def cmd_filters(args):
 def _model_data(args, model):
     from dae.customdata import check_fits, dataset
     images = dataset(args.data, args.data_dir, split="test")
-    n_visible = model.params[0].get_value(borrow=True).shape[0]
-    return check_fits(images, n_visible, getattr(model, "loss", None))
+    return check_fits(images, model.n_visible, getattr(model, "loss", None))
 
 
 def cmd_reconstruct(args):
@@ -410,7 +409,8 @@ def run(args, prog):
         if isinstance(exc, SystemExit) or os.environ.get("DAE_DEBUG"):
             raise
         if interrupt.by_user(exc):
-            message = str(exc) if isinstance(exc, KeyboardInterrupt) and str(exc) else "interrupted"
+            message = str(exc) if isinstance(exc, KeyboardInterrupt) and str(exc) else \
+                "interrupted; every file written so far is whole (each is written atomically)"
             print(f"\n{prog}: {message}", file=sys.stderr)
             return 130
         if isinstance(exc, USER_ERRORS):

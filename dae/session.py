@@ -265,15 +265,15 @@ class Session:
             try:
                 train.fit(step, step.n_steps, n_epochs, names=names, start_epoch=start,
                           on_epoch=epoch_end, progress=self.progress(stage), replay=replay,
-                          first=first, params=io.model_variables(model))
+                          first=first, params=model.variables())
             except train.Diverged as exc:
                 self._end()
                 raise RunDiverged(self._diverged_message(stage, exc, rate)) from None
             except train.FitInterrupted as stop:
                 self._checkpoint(stage, stop.epoch, stop.outputs)
-                raise self._interrupted(f"{stage}, epoch {stop.epoch}, step {stop.steps} of "
+                raise self._interrupted(f"in {stage}, epoch {stop.epoch}, step {stop.steps} of "
                                         f"{stop.n_steps}") from None
-        self.boundary(f"{stage}, after epoch {self.epochs_done(stage) - 1}")
+        self.boundary(f"after {stage}")
         records.draw_quietly(self.output_dir, self.history)
         return done
 
@@ -290,7 +290,7 @@ class Session:
             self.report(f"{stage}: done already (resumed)")
             return self.results[stage]
         self.boundary(f"before {stage}")
-        where = f"{stage}; the trained model is in the checkpoint and the resumed run does {stage} again"
+        where = f"in {stage}; the trained model is in the checkpoint and the resumed run does {stage} again"
 
         def check():
             if interrupt.requested():
@@ -334,7 +334,7 @@ class Session:
 
     def finish(self):
         """End the run: mark the checkpoint finished, draw the learning curve; return its path."""
-        self.boundary("after the last stage, before the run was marked finished")
+        self.boundary("after the last stage, before the run was marked finished")  # its files stay
         if self._last is not None and self._model is not None:
             self._checkpoint(self._last, self.epochs_done(self._last), finished=True)
         path = records.draw(self.output_dir, self.history)
@@ -407,9 +407,9 @@ class Session:
 
     def _interrupted(self, where):
         self._end()
-        return Interrupted(f"interrupted in {where}; saved {self.checkpoint_path}. "
+        return Interrupted(f"interrupted {where}; saved {self.checkpoint_path}. "
                            f"Resume with: {self.resume_command()}" if self._saved else
-                           f"interrupted in {where}, before the first epoch finished; nothing was saved")
+                           f"interrupted {where}, before the first epoch finished; nothing was saved")
 
     def _interrupted_at_once(self):
         self._end()

@@ -321,7 +321,7 @@ def test_experiment_flags_beta_and_iwae(monkeypatch, tmp_path, capsys):
         out = tmp_path / flags[0][2:]
         assert cli.main(["train", "vae", *tiny, *flags, "--output-dir", str(out)]) == 0
         assert said in capsys.readouterr().out
-        saved = json.loads((out / "results.json").read_text())["flags"][flags[0][2:]]
+        saved = json.loads((out / "results.json").read_text())["config"][flags[0][2:]]
         assert float(saved) == float(flags[1])
     assert cli.main(["train", "vae", *tiny, "--beta", "2", "--iwae", "3",
                      "--output-dir", str(tmp_path / "both")]) == 1

@@ -18,9 +18,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-
-class UserError(Exception):
-    """An error the user can fix; the CLI prints it as one line, without a traceback."""
+from dae.errors import UserError  # noqa: F401 -- the experiments' and the CLI's, from here
 
 
 class Report:

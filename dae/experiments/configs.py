@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dae.experiments.common import UserError
+from dae.errors import UserError
 
 
 class ConfigError(UserError):
