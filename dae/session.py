@@ -353,9 +353,18 @@ class Session:
         return self
 
     def __exit__(self, kind, exc, tb):
+        from dae.utils import WriteError
+
         if exc is not None and not isinstance(exc, Interrupted) and interrupt.by_user(exc):
             raise self._interrupted_at_once() from None
         self.close()
+        if isinstance(exc, WriteError):  # a full disk, a folder no longer writable: say what to do
+            if not self._saved:
+                raise SessionError(f"{exc}. Nothing of this run was saved yet: free some space (or "
+                                   "make the folder writable) and start it again") from None
+            raise SessionError(f"{exc}. The last checkpoint, {self.checkpoint_path}, is intact: free "
+                               "some space (or make the folder writable) and resume with: "
+                               f"{self.resume_command()}") from None
         return False
 
     # -- checkpoints ------------------------------------------------------------------

@@ -282,8 +282,11 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None, protect=()):
         raise ValueError(f"encoding and newline are for text modes; got mode {mode!r}")
     path = write_target(path, protect)
     parent = path.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise WriteError(path, exc) from None
     try:
         if binary:
             f = os.fdopen(fd, mode)
@@ -300,11 +303,27 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None, protect=()):
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(path, exc) from None  # a full disk, a folder made read-only...
         raise
     _fsync_directory(parent)
+
+
+class WriteError(OSError):
+    """A file could not be written (disk full, no permission): ``str()`` names it and says it is
+    as it was before (:func:`atomic_write` writes whole files or none)."""
+
+    def __init__(self, path, cause):
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.path = path
+        self.message = (f"could not write {path}: {cause.strerror or cause}; it is as it was "
+                        "before (files are written whole or not at all)")
+
+    def __str__(self):
+        return self.message
 
 
 def _fsync_directory(directory):

@@ -143,3 +143,40 @@ def test_4_tampered_metadata_is_refused_at_load(tmp_path, model, capsys):
             assert f"{name}.npz: metadata field {field}" in line, line
     twice = _rewrite(model, tmp_path / "twice.npz", extra=[("meta.npy", _npy(b"{}"))])
     assert "appear more than once" in _one_line(capsys, "info", twice)
+
+
+# 5 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("errno_, why", [(28, "No space left on device"), (13, "Permission denied")])
+def test_5_a_full_disk_or_a_folder_made_unwritable_mid_run_names_the_file_and_resumes(
+        tmp_path, capsys, monkeypatch, errno_, why):
+    """The third write of the run (epoch 1's checkpoint) fails: one line naming the file, the
+    last checkpoint intact, the resume command; resuming then ends as an uninterrupted run."""
+    import tempfile
+
+    from dae import utils
+
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).random((30, 16)).astype("float32"))
+    flags = ["train", "dA", "--data", data, "--n-hidden", "4", "--epochs", "3", "--corruption", "0.3",
+             "--mode", "py", "--quiet"]
+    assert _main(capsys, *flags, "--output-dir", tmp_path / "whole")[0] == 0
+    real, calls = tempfile.mkstemp, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno_, why)
+        return real(*args, **kwargs)
+    out = tmp_path / "cut"
+    with monkeypatch.context() as m:
+        m.setattr(utils.tempfile, "mkstemp", failing)
+        line = _one_line(capsys, *flags, "--output-dir", out)
+    assert line.startswith(f"dae: error: could not write {out / 'checkpoint.npz'}: {why}"), line
+    assert f"The last checkpoint, {out / 'checkpoint.npz'}, is intact" in line
+    assert line.endswith(f"resume with: dae train dA --output-dir {out} --resume")
+    assert io.read(out / "checkpoint.npz").info["training"]["epochs"] == 1
+    assert not list(out.glob(".*.tmp"))  # no partial file left
+    assert _main(capsys, "train", "dA", "--output-dir", out, "--resume")[0] == 0
+    for a, b in zip(io.read(tmp_path / "whole" / "dA_corruption_30.npz").params,
+                    io.read(out / "dA_corruption_30.npz").params):
+        np.testing.assert_array_equal(a, b)
