@@ -7,6 +7,7 @@ writes files (models, checkpoints, metrics, downloads, pictures), so that a cras
 or a Ctrl-C mid-write never leaves a truncated file behind.
 """
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -286,7 +287,7 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None, protect=()):
         parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise WriteError(path, exc) from None
+        raise WriteError(path, exc) if exc.errno in _WRITE_ERRNOS else exc from None
     try:
         if binary:
             f = os.fdopen(fd, mode)
@@ -306,10 +307,14 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None, protect=()):
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError) and exc.errno in _WRITE_ERRNOS:
             raise WriteError(path, exc) from None  # a full disk, a folder made read-only...
-        raise
+        raise  # the body's own errors (a download that failed) are its own
     _fsync_directory(parent)
+
+
+#: What a failed write says: no space, no quota, no permission, a read-only or failing disk.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
 class WriteError(OSError):
