@@ -11,7 +11,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 from dae.theano.windows import POOL_MODES, Col2Im, Im2Col, Pool2D, Pool2DGrad
 
-KERNEL_VERSION = 4
+KERNEL_VERSION = 6
 njit = numba_basic.numba_njit
 
 
@@ -55,7 +55,12 @@ def _conv_geometry(op):
 
 def _window_loops(op, scatter):
     """njit (img, cols, kh, kw, top, left): cols = im2col(img) by (1), or, with
-    ``scatter``, img += its adjoint (each column entry added onto its pixel)."""
+    ``scatter``, img += its adjoint (each column entry added onto its pixel).
+
+    One image at a time (its channel stays in cache while its 25 windows'
+    entries are copied), indexing the arrays directly: views made inside
+    these loops cost more than the copy.
+    """
     (sh, sw), (dh, dw), flip = op.stride, op.dilation, op.flip
 
     @njit(inline="always")
@@ -69,15 +74,15 @@ def _window_loops(op, scatter):
                 for e in range(kw):
                     ef = kw - 1 - e if flip else e
                     j_lo, j_hi = _inside(ow, sw, ef * dw - left, w)
-                    row = cols[(c * kh + a) * kw + e]
+                    r = (c * kh + a) * kw + e
                     for b in range(b_n):
                         for i in range(i_lo, i_hi):
-                            pixels, entries = img[b, c, i * sh + af * dh - top], row[b, i]
+                            y = i * sh + af * dh - top
                             for j in range(j_lo, j_hi):
                                 if scatter:
-                                    pixels[j * sw + ef * dw - left] += entries[j]
+                                    img[b, c, y, j * sw + ef * dw - left] += cols[r, b, i, j]
                                 else:
-                                    entries[j] = pixels[j * sw + ef * dw - left]
+                                    cols[r, b, i, j] = img[b, c, y, j * sw + ef * dw - left]
 
     return loops
 
@@ -86,13 +91,16 @@ def _window_loops(op, scatter):
 def _numba_im2col(op, node, **kwargs):
     geometry, loops = _conv_geometry(op), _window_loops(op, scatter=False)
     dtype = node.outputs[0].type.numpy_dtype
+    valid = op.border == (0, 0, 0, 0)
 
     @njit
     def im2col(x, kernel):
         b_n, c_n, h, w = x.shape
         kh, kw = kernel.shape[2], kernel.shape[3]
         top, left, oh, ow = geometry(h, w, kh, kw)
-        cols = np.zeros((c_n * kh * kw, b_n, oh, ow), dtype=dtype)
+        shape = (c_n * kh * kw, b_n, oh, ow)
+        # without padding every entry is written; with it, those outside stay 0
+        cols = np.empty(shape, dtype=dtype) if valid else np.zeros(shape, dtype=dtype)
         loops(x, cols, kh, kw, top, left)
         return cols
 

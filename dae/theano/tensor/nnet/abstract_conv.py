@@ -80,8 +80,8 @@ def _hinted(x, shape, name):
     hint = tuple(None if h is None or not isinstance(h, (int, np.integer)) else int(h) for h in hint)
     for have, want in zip(x.type.shape, hint):
         if None not in (have, want) and have != want:
-            raise ValueError(f"conv2d: the {name} has shape {x.type.shape}, its hint says "
-                             f"{tuple(shape)}: pass a matching hint or none")
+            raise ValueError(f"conv2d: the shape hint {tuple(shape)} for the {name} does not "
+                             f"match its shape {x.type.shape}: pass a matching hint or none")
     return pt.specify_shape(x, hint) if any(h is not None for h in hint) else x
 
 
