@@ -118,6 +118,8 @@ def test_the_stop_button_stops_training_cleanly_in_a_kernel():
                 break
         km.interrupt_kernel()  # what the stop button does
         reply = kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:  # start_new_kernel's kernel_info reply
+            reply = kc.get_shell_msg(timeout=60)
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "FitInterrupted", reply["content"]
         reply = kc.execute_interactive(AFTER, timeout=60, output_hook=_collect(outputs := []))
