@@ -17,6 +17,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["dae", "dae.*"]),
+    # the console script's first lines, outside the package so they import at once (see it)
+    py_modules=["_dae_entry"],
     python_requires=">=3.10",
     install_requires=[
         "pytensor>=3.0,<4",
@@ -41,5 +43,5 @@ setup(
         # what the original Theano tutorial files import besides theano (see dae.theano)
         "theano": ["six>=1.16"],
     },
-    entry_points={"console_scripts": ["dae=dae.cli:main"]},
+    entry_points={"console_scripts": ["dae=_dae_entry:main"]},
 )

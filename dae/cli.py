@@ -20,6 +20,7 @@ Exit status: 0 done, 1 a user error (bad input, a diverging run), 2 bad flags,
 130 Ctrl-C (the run's checkpoint is saved; the message says how to resume).
 """
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -445,15 +446,34 @@ def _suppress_defaults(parser):
 
 def main(argv=None):
     """The ``dae`` console script."""
+    from dae import interrupt
+
+    interrupt.install(replace=True)  # before the flags are parsed: Ctrl-C is one line from here
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.typed = typed_flags(build_parser, argv)
+    with _starting("dae"):
+        args = build_parser().parse_args(argv)
+        args.typed = typed_flags(build_parser, argv)
     args.invocation = ["dae", args.command] + ([args.model] if args.command == "train" else [])
     return run(args, "dae")
 
 
+@contextlib.contextmanager
+def _starting(prog):
+    """Parsing the flags: a Ctrl-C here is one line and exit 130 (nothing was started)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from dae import interrupt
+        interrupt.uninstall()
+        print(f"\n{prog}: interrupted while starting; nothing was written", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
 def script_main(model, argv=None):
     """Entry point of ``scripts/train_<model>.py``: ``dae train <model>`` under the script's name."""
+    from dae import interrupt
+
+    interrupt.install(replace=True)
     module = experiment(model)
     prog = os.path.basename(sys.argv[0])
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -462,8 +482,9 @@ def script_main(model, argv=None):
         parser = Parser(prog=prog, description=module.HELP)
         add_experiment_flags(parser, module)
         return parser
-    args = make_parser().parse_args(argv)
-    args.typed = typed_flags(make_parser, argv)
+    with _starting(prog):
+        args = make_parser().parse_args(argv)
+        args.typed = typed_flags(make_parser, argv)
     args.invocation = ["python", sys.argv[0]]
     return run(args, prog)
 

@@ -7,7 +7,7 @@ Run ``python scripts/train_dA.py --help`` for the flags.
 """
 import sys
 
-from dae.cli import script_main
+from _dae_entry import script  # noqa: E402 -- Ctrl-C is one line from the first instant
 
 if __name__ == "__main__":
-    sys.exit(script_main("dA"))
+    sys.exit(script("dA"))

@@ -9,7 +9,7 @@ set binarized once (seed 0). Writes ``vae_plots/samples.png``,
 """
 import sys
 
-from dae.cli import script_main
+from _dae_entry import script  # noqa: E402 -- Ctrl-C is one line from the first instant
 
 if __name__ == "__main__":
-    sys.exit(script_main("vae"))
+    sys.exit(script("vae"))

@@ -7,6 +7,7 @@ again) and checks the run ends bit-identical to an uninterrupted one.
 """
 import json
 import signal
+from pathlib import Path
 
 import pytensor
 import pytest
@@ -108,3 +109,33 @@ def test_a_stop_request_is_never_lost_and_a_second_press_stops_at_once(monkeypat
         with pytest.raises(interrupt.StopRequested):
             interrupt.check()  # ...and recorded, for the next boundary
     assert not interrupt.installed() and not interrupt.requested()
+
+
+@pytest.mark.parametrize("after", [0.5, 1.5, 3.0, 5.0])
+def test_ctrl_c_in_the_first_seconds_of_a_real_process_is_one_line(tmp_path, after):
+    """From the console script's first lines (before dae and PyTensor are imported) through the
+    flags, the data and the first compile: exit 130 and one line, never a traceback. (Python's
+    own first ~50 ms, before any of the script's code runs, are out of anyone's reach.)"""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    script = shutil.which("dae", path=str(Path(sys.executable).parent)) or shutil.which("dae")
+    if script is None:
+        pytest.skip("the dae console script is not installed (pip install -e .)")
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).random((40, 16)).astype("float32"))
+    run = subprocess.Popen([script, "train", "dA", "--data", str(data), "--n-hidden", "4", "--epochs",
+                            "100000", "--output-dir", str(tmp_path / "run"), "--quiet", "--mode", "py"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    if "init_import_site" in err:  # a loaded machine: still in Python's own start, out of reach
+        pytest.skip(f"the press landed in Python's start-up, before the script's first line ({after} s)")
+    lines = err.strip().splitlines()
+    assert run.returncode == 130 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("dae: interrupted"), err
