@@ -9,10 +9,16 @@
   loss, see :func:`check_fits`), bool as 0/1;
 * a folder of PNG files, all of one size, read in name order as grayscale
   (colour images are converted to luminance) and divided by 255 (65535 for
-  16-bit PNGs).
+  16-bit PNGs);
+* a folder with no PNGs of its own but one subfolder of PNGs per class: the
+  subfolder names, sorted, are the classes 0..K-1 (hidden folders skipped).
 
 and returns :class:`Images`: float32 rows (n, h*w), the image shape (h, w) when
 it is known (given by the array, or d a perfect square), the labels if any.
+
+:func:`split` cuts a data set into training, validation and test sets (the SdA
+and the VAE need all three) by the rule its docstring states; :func:`check_labels`
+checks labels a classifier can learn from.
 Every problem raises :class:`dae.data.DataError` saying what was expected,
 what came and what to do. Arrays are read with ``allow_pickle=False``.
 
@@ -30,35 +36,63 @@ from dae import memory
 from dae.data import DataError
 
 MNIST_SPLITS = ("train", "valid", "test")
+SPLIT = (0.8, 0.1, 0.1)  # the default fractions of :func:`split`
+SPLIT_SEED = 0  # fixed, not the run's --seed: another seed trains on the same split
 
 
 class Images:
     """Examples as rows: ``x`` float32 (n, d); ``y`` int32 (n,) or None;
-    ``image_shape`` (h, w) with h * w = d, or None; ``source`` names them in messages."""
+    ``image_shape`` (h, w) with h * w = d, or None; ``source`` names them in messages;
+    ``classes`` the names of labels 0..K-1 of a folder of class subfolders, else None."""
 
-    def __init__(self, x, y, image_shape, source):
+    def __init__(self, x, y, image_shape, source, classes=None):
         self.x, self.y, self.image_shape, self.source = x, y, image_shape, source
+        self.classes = classes
 
     def __len__(self):
         return len(self.x)
+
+    def take(self, rows, tag):
+        """The examples ``rows`` (a slice or indices), as :class:`Images` from ``source (tag)``."""
+        y = None if self.y is None else self.y[rows]
+        return Images(self.x[rows], y, self.image_shape, f"{self.source} ({tag})", self.classes)
 
 
 def dataset(data=None, data_dir=None, split="train"):
     """``--data`` if given (all of it), else the MNIST ``split`` from ``data_dir``."""
     if data is not None:
         return load_images(data)
+    return mnist(data_dir)[MNIST_SPLITS.index(split)]
+
+
+def mnist(data_dir=None):
+    """MNIST's train, valid and test sets as three :class:`Images` (the arrays
+    :func:`dae.data.load_mnist` returns, unchanged)."""
     from dae.data import load_mnist
 
-    x, y = load_mnist(data_dir)[MNIST_SPLITS.index(split)]
-    return Images(x, y, (28, 28), f"the MNIST {split} set")
+    return [Images(x, y, (28, 28), f"the MNIST {name} set", classes=[str(d) for d in range(10)])
+            for (x, y), name in zip(load_mnist(data_dir), MNIST_SPLITS)]
+
+
+def three_sets(data=None, data_dir=None, fractions=SPLIT, loss="cross_entropy", labels=False):
+    """``(train, valid, test, line)``: ``--data`` checked for ``loss`` (see :func:`check_fits`)
+    and, with ``labels``, for a classifier (:func:`check_labels`), then :func:`split`, with
+    the line saying how; else MNIST's three sets and None."""
+    if data is None:
+        return (*mnist(data_dir), None)
+    images = check_fits(load_images(data), loss=loss)
+    if labels:
+        k = check_labels(images)
+        images.classes = images.classes or [str(label) for label in range(k)]
+    parts = split(images, fractions)
+    return (*parts, describe_split(images, parts, fractions))
 
 
 def load_images(path):
     """Read ``path`` (.npy, .npz or a folder of PNGs) into :class:`Images`."""
     path = Path(path).expanduser()
     if path.is_dir():
-        x, shape = _read_png_folder(path)
-        return Images(x, None, shape, str(path))
+        return _read_folder(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder; --data takes an .npy or .npz array "
                         "of images, or a folder of PNGs")
@@ -154,19 +188,50 @@ def _as_unit_float(path, x):
 def _labels(path, y, n):
     if y is None:
         return None
-    if y.shape != (n,) or (y.dtype.kind not in "iu"):
-        raise DataError(f"{path}: labels y of dtype {y.dtype} and shape {y.shape}; expected "
-                        f"{n} integer class indices (one per image)")
+    if y.ndim != 1:
+        raise DataError(f"{path}: labels y of shape {y.shape}; expected one integer label per "
+                        f"image, shape ({n},): flatten them with y.reshape(-1)")
+    if len(y) != n:
+        raise DataError(f"{path}: x holds {n} images but y {len(y)} labels; expected one label "
+                        "per image, in the same order")
+    if y.dtype.kind not in "iu":
+        raise DataError(f"{path}: labels y of dtype {y.dtype}; expected integer class indices "
+                        "0..K-1: save them with y.astype(int)")
+    if len(y) and (y.min() < np.iinfo(np.int32).min or y.max() > np.iinfo(np.int32).max):
+        raise DataError(f"{path}: labels y run from {y.min()} to {y.max()}; expected class "
+                        "indices 0..K-1")
     return y.astype(np.int32)
 
 
-def _read_png_folder(folder):
+def _pngs_in(folder):
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file())
+
+
+def _read_folder(folder):
+    """A folder of PNGs (no labels), or of class subfolders of PNGs (labelled by subfolder)."""
+    files = _pngs_in(folder)
+    if files:
+        x, shape = _read_pngs(folder, files)
+        return Images(x, None, shape, str(folder))
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subfolders:
+        raise DataError(f"{folder}: no .png files and no class subfolders in this folder; --data "
+                        "takes a folder of PNG images, one of class subfolders of PNGs, or an "
+                        ".npy / .npz array")
+    per_class = [_pngs_in(sub) for sub in subfolders]
+    for sub, pngs in zip(subfolders, per_class):
+        if not pngs:
+            raise DataError(f"{sub}: a class folder with no .png files; every subfolder of "
+                            f"{folder} is a class and needs at least one PNG: add images or "
+                            "remove the folder")
+    x, shape = _read_pngs(folder, [f for pngs in per_class for f in pngs])
+    y = np.repeat(np.arange(len(subfolders), dtype=np.int32), [len(pngs) for pngs in per_class])
+    return Images(x, y, shape, str(folder), classes=[sub.name for sub in subfolders])
+
+
+def _read_pngs(folder, files):
     from PIL import Image, UnidentifiedImageError
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file())
-    if not files:
-        raise DataError(f"{folder}: no .png files in this folder; --data takes a folder of "
-                        "PNG images, or an .npy / .npz array")
     rows, first_size = [], None
     with warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse both
@@ -180,7 +245,7 @@ def _read_png_folder(folder):
                         _check_memory(folder, [((len(files), h, w), np.uint8)])
                     elif image.size != first_size:
                         raise DataError(f"{file} is {image.size[0]}x{image.size[1]} pixels but "
-                                        f"{first_file.name} is {first_size[0]}x{first_size[1]}; "
+                                        f"{first_file.relative_to(folder)} is {first_size[0]}x{first_size[1]}; "
                                         "all images in --data must have one size: resize them, "
                                         "or move the odd ones out")
                     image.load()
@@ -231,8 +296,80 @@ def holdout(images, fraction):
     if n_valid >= n:
         raise DataError(f"{images.source} holds {n} examples, too few to hold {fraction:.0%} "
                         "out for validation; pass more data")
+    return (images.take(slice(0, n - n_valid), "training part"),
+            images.take(slice(n - n_valid, n), "validation part"))
 
-    def part(rows, tag):
-        y = None if images.y is None else images.y[rows]
-        return Images(images.x[rows], y, images.image_shape, f"{images.source} ({tag})")
-    return part(slice(0, n - n_valid), "training part"), part(slice(n - n_valid, n), "validation part")
+
+def split(images, fractions=SPLIT):
+    """``images`` cut into (train, valid, test) :class:`Images`, the same way every time.
+
+    The rule: the validation and test sets hold ``n * fraction`` examples each,
+    rounded to the nearest (halves up), at least one; training the rest (at least one, so n >= 3). The examples
+    are shuffled by ``numpy.random.default_rng(SPLIT_SEED)`` (0; not the run's seed,
+    so every seed trains and tests on the same examples). With labels the split
+    is stratified: each class is cut in the given proportions (up to rounding; the
+    training set gets a class's leftovers first, so a class of one example is in
+    training). Each set keeps the shuffled order.
+    """
+    n = len(images)
+    n_valid, n_test = (max(1, math.floor(n * f + 0.5)) for f in fractions[1:])
+    if n - n_valid - n_test < 1:
+        raise DataError(f"{images.source} holds {n} example{'s' * (n != 1)}, too few for a "
+                        "training, a validation and a test set; pass at least 3")
+    order = np.random.default_rng(SPLIT_SEED).permutation(n)
+    if images.y is not None:
+        # each example's place within its class, in (0, 1): sorting by it deals every
+        # class out across the three sets in proportion
+        labels = images.y[order]
+        place = np.empty(n)
+        for label in np.unique(labels):
+            members = np.flatnonzero(labels == label)
+            place[members] = (np.arange(len(members)) + 0.5) / len(members)
+        position = np.empty(n, dtype=np.int64)
+        position[order] = np.arange(n)
+        order = order[np.argsort(place, kind="stable")]
+    else:
+        position = None
+    cuts = np.split(order, [n - n_valid - n_test, n - n_test])
+    if position is not None:
+        cuts = [rows[np.argsort(position[rows], kind="stable")] for rows in cuts]
+    return [images.take(rows, f"{name} split") for rows, name in zip(cuts, ("training", "validation", "test"))]
+
+
+def describe_split(images, parts, fractions=SPLIT):
+    """One line saying how :func:`split` cut ``images`` into ``parts``."""
+    counts = ", ".join(f"{len(p)} {name}" for p, name in zip(parts, ("training", "validation", "test")))
+    how = "stratified by class, " if images.y is not None else ""
+    classes = "" if images.y is None else f", {len(np.unique(images.y))} classes"
+    return (f"split {images.source} ({len(images)} examples{classes}) into {counts} examples: "
+            f"fractions {'/'.join(f'{f:g}' for f in fractions)}, {how}shuffled with the fixed "
+            f"seed {SPLIT_SEED} (not --seed)")
+
+
+def check_labels(images):
+    """Raise DataError unless ``images`` has labels 0..K-1, K >= 2, each class with an
+    example; return K."""
+    if images.y is None:
+        if Path(images.source).is_dir():
+            raise DataError(f"{images.source}: PNGs with no class subfolders, so no labels; the "
+                            "SdA learns to classify: put each class's PNGs in a subfolder of its "
+                            "own (the sorted subfolder names are the classes), or pass an .npz "
+                            "with arrays x (images) and y (labels)")
+        raise DataError(f"{images.source} has no labels y; the SdA learns to classify: pass an "
+                        ".npz with arrays x (images) and y (integer labels 0..K-1), or a folder "
+                        "with one subfolder of PNGs per class")
+    y = images.y
+    if y.min() < 0:
+        raise DataError(f"{images.source}: labels y include {int(y.min())}; expected class "
+                        "indices 0..K-1, none negative")
+    k = int(y.max()) + 1
+    empty = np.flatnonzero(np.bincount(y, minlength=k) == 0)
+    if len(empty):
+        shown = ", ".join(map(str, empty[:5])) + (f", ... ({len(empty)} in all)" if len(empty) > 5 else "")
+        raise DataError(f"{images.source}: labels y run 0..{k - 1} but class{'es' * (len(empty) > 1)} "
+                        f"{shown} {'have' if len(empty) > 1 else 'has'} no examples; number the "
+                        "classes 0..K-1 with no gaps (np.unique(y, return_inverse=True)[1] does)")
+    if k < 2:
+        raise DataError(f"{images.source}: every label is 0, one class; a classifier needs at "
+                        "least two")
+    return k

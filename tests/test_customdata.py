@@ -119,3 +119,71 @@ def test_cross_entropy_range_check_only_for_that_loss(tmp_path):
     assert check_fits(images, 16, loss="squared_error") is images
     with pytest.raises(DataError, match=r"\[-1, 2\]"):
         check_fits(images, 16)
+
+
+def _labelled(n, k, seed=0):
+    from dae.customdata import Images
+    x = np.random.default_rng(seed).random((n, 4), dtype=np.float32)
+    return Images(x, (np.arange(n) % k).astype(np.int32), None, "mine")
+
+
+def test_split_is_fixed_exhaustive_and_stratified():
+    from dae.customdata import split
+    images = _labelled(100, 4)
+    parts = split(images)
+    assert [len(p) for p in parts] == [80, 10, 10]
+    rows = np.concatenate([[np.flatnonzero((images.x == r).all(1))[0] for r in p.x] for p in parts])
+    assert sorted(rows) == list(range(100))  # every example once
+    assert [list(np.bincount(p.y)) for p in parts[1:]] == [[3, 2, 3, 2], [2, 3, 2, 3]]
+    assert list(np.bincount(parts[0].y)) == [20] * 4
+    again = split(images)  # the same every time: the seed is fixed
+    assert all(np.array_equal(a.x, b.x) for a, b in zip(parts, again))
+    assert [p.source for p in parts] == ["mine (training split)", "mine (validation split)",
+                                         "mine (test split)"]
+
+
+def test_split_counts_round_halves_up_and_need_three_examples():
+    from dae.customdata import split
+    images = _labelled(15, 2)
+    assert [len(p) for p in split(images)] == [11, 2, 2]
+    assert [len(p) for p in split(images, (0.6, 0.2, 0.2))] == [9, 3, 3]
+    images.y = None  # no labels: a plain shuffle, the same counts
+    assert [len(p) for p in split(images)] == [11, 2, 2]
+    assert [len(p) for p in split(_labelled(3, 3))] == [1, 1, 1]
+    with pytest.raises(DataError, match="mine holds 2 examples, too few for a training, a "
+                                        "validation and a test set; pass at least 3"):
+        split(_labelled(2, 2))
+
+
+def test_a_class_of_one_example_goes_to_training():
+    from dae.customdata import split
+    images = _labelled(21, 2)
+    images.y[:] = 0
+    images.y[7] = 1
+    train, valid, test = split(images)
+    assert list(train.y).count(1) == 1 and 1 not in valid.y and 1 not in test.y
+
+
+def test_class_subfolders_are_the_labels_in_sorted_order(tmp_path):
+    from dae.customdata import check_labels, describe_split, split
+    (tmp_path / "tree").mkdir()
+    for name, count in (("zebra", 2), ("ant", 3)):
+        _pngs(tmp_path / "tree" / name, [(5, 4)] * count)
+    images = load_images(tmp_path / "tree")
+    assert images.classes == ["ant", "zebra"] and list(images.y) == [0, 0, 0, 1, 1]
+    assert images.image_shape == (4, 5) and check_labels(images) == 2
+    parts = split(images)
+    assert describe_split(images, parts) == (
+        f"split {tmp_path / 'tree'} (5 examples, 2 classes) into 3 training, 1 validation, 1 test "
+        "examples: fractions 0.8/0.1/0.1, stratified by class, shuffled with the fixed seed 0 "
+        "(not --seed)")
+    _pngs(tmp_path / "tree" / "bee", [(5, 5)])
+    with pytest.raises(DataError, match=r"bee/0.png is 5x5 pixels but ant/0.png is 5x4"):
+        load_images(tmp_path / "tree")
+
+
+def test_a_folder_of_pngs_keeps_reading_as_unlabelled_images(tmp_path):
+    folder = _pngs(tmp_path / "pngs", [(3, 3)] * 2)
+    _pngs(folder / "thumbnails", [(3, 3)])  # a subfolder beside PNGs is not a class
+    images = load_images(folder)
+    assert images.y is None and images.classes is None and images.x.shape == (2, 9)

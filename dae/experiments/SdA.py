@@ -13,6 +13,12 @@ and the test error at each new best, the wall time of each phase, and a final
 first layer's first 100 filters) and ``best_model.npz`` (the model at its best
 validation error, a dae model file: ``dae eval``, ``dae info``, ``dae.load``),
 rewritten at each new best so it is there even while the run goes on.
+
+With ``data`` (an .npz of images ``x`` and integer labels ``y``, or a folder
+of one PNG subfolder per class) it trains on those instead: ``split`` cuts them
+into training, validation and test sets by :func:`dae.customdata.split`'s rule
+(80/10/10, stratified by class, shuffled with a fixed seed, not ``seed``; one
+line says the counts), and the classes give the output layer's size.
 """
 import dataclasses
 import typing
@@ -21,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from dae.experiments.common import Report, UserError, open_session, result
-from dae.experiments.configs import (Common, ConfigError, Number, fraction, non_negative_int, option,
-                                     output_option, positive_float, positive_int, seed_option)
+from dae.experiments.configs import (Common, ConfigError, Number, fraction, non_negative_int,
+                                     option, output_option, positive_float, positive_int,
+                                     seed_option, show)
 
 HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (the tutorial's experiment)"
 
@@ -30,6 +37,27 @@ HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (t
 # on it, and at minibatch 1 this is ~10x faster.
 EVAL_BATCH_SIZE = 1000
 BEST = "best_model.npz"
+
+
+def split_option():
+    """``split``: the fractions of ``data`` for training, validation and test."""
+    from dae.customdata import SPLIT
+    return option(list(SPLIT), "fractions of --data for training, validation and test (the "
+                               "examples shuffled with a fixed seed, not --seed; stratified by "
+                               "class when there are labels); MNIST comes split",
+                  check=Number(float, 0, 1, low_open=True, high_open=True), metavar="F")
+
+
+def check_split(config):
+    """``split`` is three fractions summing to 1, and given only with ``data``."""
+    from dae.customdata import SPLIT
+    if len(config.split) != 3 or abs(sum(config.split) - 1) > 1e-6:
+        raise ConfigError(f"--split {show(config.split)}: expected three fractions (training, "
+                          "validation, test) summing to 1, e.g. --split 0.8 0.1 0.1")
+    if config.data is None and tuple(config.split) != SPLIT:
+        raise ConfigError(f"--split {show(config.split)} cuts --data; MNIST comes split into "
+                          "50,000 training, 10,000 validation and 10,000 test digits: pass --data "
+                          "or drop --split")
 
 
 @dataclasses.dataclass
@@ -61,6 +89,13 @@ class Config(Common):
                                   check=Number(int, 2))
     max_examples: typing.Optional[int] = option(
         None, "use only the first N examples of each split (quick checks)", check=positive_int)
+    data: typing.Optional[Path] = option(
+        None, "train on these labelled images instead of MNIST: an .npz with arrays x (images "
+              "(n, h, w) or (n, h*w), uint8 0..255 or float 0..1) and y (integer labels 0..K-1), "
+              "or a folder with one subfolder of same-size grayscale PNGs per class (the sorted "
+              "subfolder names are the classes); split by --split", metavar="PATH",
+        exclusive="source")
+    split: typing.List[float] = split_option()
     seed: int = seed_option(89677)
     output_dir: Path = output_option("SdA_plots")
 
@@ -68,6 +103,7 @@ class Config(Common):
         if len(self.corruption_levels) != len(self.hidden_layers):
             raise ConfigError(f"--corruption-levels has {len(self.corruption_levels)} values for "
                               f"{len(self.hidden_layers)} --hidden-layers; give one per layer")
+        check_split(self)
 
 
 def run(config=None, report=None, resume=False, command=None, typed=None):
@@ -76,26 +112,29 @@ def run(config=None, report=None, resume=False, command=None, typed=None):
     report = report or Report()
     with open_session("SdA", config or Config(), report, resume, command, typed) as session:
         c = session.config
+        from dae.customdata import three_sets
+        from dae.data import shared_dataset
+        from dae.experiments.dA import write_filters
         from dae.SdA import SdA
 
-        from dae.data import shared_dataset
-
-        splits = _splits(c)
-        session.bind_data(*splits[0])
-        datasets = [shared_dataset(split) for split in splits]
-        session.info["image_shape"] = [28, 28]
-        sda = SdA(numpy_rng=np.random.RandomState(c.seed),
-                  n_ins=datasets[0][0].get_value(borrow=True).shape[1],
-                  hidden_layers_sizes=c.hidden_layers, n_outs=10,
+        *splits, how = three_sets(c.data, c.data_dir, c.split, labels=True)
+        if how:
+            report.line(how)
+        if c.max_examples:
+            splits = [images.take(slice(0, c.max_examples), "first examples") for images in splits]
+        session.bind_data(splits[0].x, splits[0].y)
+        datasets = [shared_dataset((images.x, images.y)) for images in splits]
+        session.info["image_shape"] = splits[0].image_shape
+        if c.data is not None:
+            session.info["classes"] = splits[0].classes
+        sda = SdA(numpy_rng=np.random.RandomState(c.seed), n_ins=splits[0].x.shape[1],
+                  hidden_layers_sizes=c.hidden_layers, n_outs=len(splits[0].classes),
                   corruption_levels=c.corruption_levels, layer_type=c.layer_type)
         session.restore(sda)  # a resumed run starts each stage from the checkpoint's weights
         pretrain(session, sda, datasets[0][0], c, report)
         best = finetune(session, sda, datasets, c, report)
         best.apply(sda)
-        from dae.plots import filters_image
-        from dae.utils import save_png
-        image = filters_image(sda, image_shape=(28, 28), tile_shape=(10, 10))
-        session.wrote(save_png(image, c.output_dir / "filters_layer0.png"))
+        write_filters(sda, splits[0], (10, 10), c.output_dir / "filters_layer0.png", session)
         session.wrote(session.save_model(sda, BEST, stage="finetune", best=best.summary()))
         session.wrote(session.finish())
     return result(session, best_epoch=best.epoch, valid_error=best.valid, test_error=best.test)
@@ -190,12 +229,3 @@ def finetune(session, sda, datasets, c, report):
         raise UserError("fine-tuning ended before any validation: nothing to keep; train more epochs")
     report.line(f"best validation {best.valid:.2%} at epoch {best.epoch}, test {best.test:.2%}")
     return best
-
-
-def _splits(c):
-    from dae.data import load_mnist
-
-    splits = load_mnist(c.data_dir)
-    if c.max_examples:
-        splits = [(x[:c.max_examples], y[:c.max_examples]) for x, y in splits]
-    return splits
