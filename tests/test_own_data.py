@@ -204,3 +204,13 @@ def test_sda_data_run_interrupted_resumes_exactly(tmp_path, capsys, monkeypatch)
     assert f"split {data} (40 examples, 3 classes) into 32 training" in stdout
     _same_params(tmp_path / "whole" / "best_model.npz", out / "best_model.npz")
     assert _records(tmp_path / "whole") == _records(out)
+
+
+def test_vae_on_rows_that_are_not_images_trains_and_says_why_there_are_no_pictures(tmp_path, capsys):
+    data, out = tmp_path / "rows.npy", tmp_path / "run"
+    np.save(data, np.random.default_rng(0).random((20, 10), dtype=np.float32))
+    status, stdout, err = _train(capsys, "vae", out, "--data", data, *VAE)
+    assert status == 0, err
+    assert (f"no pictures: {data} (training split) gives rows of 10 values, not images; pass "
+            "(n, height, width) arrays to get them") in stdout
+    assert not (out / "samples.png").exists() and (out / "results.json").exists()
