@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from dae import interrupt
+from dae.config import get_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["probe", "deep", "cae", "pca", "vae", "sparse", "readme"]
@@ -389,13 +390,13 @@ def section_deep(runs, c, out):
     variants = {"stacked dA (SdA)": (["--layer-type", "dA"], None),
                 "stacked cA": (["--layer-type", "cA", "--corruption-levels", "0.1", "0.1", "0.1"], None),
                 "stacked sA": (["--layer-type", "sA"], None),
-                "no pretraining": (["--layer-type", "dA"], {"pretraining_epochs": 0})}
+                "no pretraining": (["--layer-type", "dA", "--pretraining-epochs", "0"], None)}
     results = {}
     for row, (flags, override) in variants.items():
         entry = results[row] = {"test_error": [], "valid_error": [], "epoch": [], "seconds": 0.0}
         for seed in c["seeds"]:
             name = f"deep-{row.split()[-1].strip('()').lower()}-s{seed}"
-            if override:
+            if row == "no pretraining":
                 name = f"deep-none-s{seed}"
             run = runs.experiment(name, "SdA", [*base, *flags, "--seed", str(seed)], override)
             best = io.read(runs.folder(name) / "best_model.npz").info["training"]["best"]
@@ -427,7 +428,7 @@ def section_deep(runs, c, out):
                        f"error); fine-tuning batch {c['deep_batch']} at 0.1 with momentum 0.9, at most "
                        f"{c['training_epochs']} epochs, the tutorial's early stopping; the model of the "
                        f"best validation error is kept and its test error reported. 'No pretraining' runs "
-                       f"with --pretraining-epochs 0, set after parsing (the flag takes >= 1 today).")}
+                       f"with --pretraining-epochs 0.")}
 
 
 def render_deep(s):
@@ -572,7 +573,7 @@ def latent_traversal(model, x, path, title, mode, dims=10, steps=9):
 
     xs = pt.matrix("x", dtype=model.dtype)
     mu_v, log_var_v = model.get_encoder(xs)
-    mu, log_var = pytensor.function([xs], [mu_v, log_var_v], mode="FAST_COMPILE")(x)
+    mu, log_var = pytensor.function([xs], [mu_v, log_var_v], mode=get_mode(mode))(x)
     kl = (mu ** 2 + np.exp(log_var) - log_var - 1)[0] / 2
     order = np.argsort(kl)[::-1][:min(dims, model.n_latent)]
     values = np.linspace(-3, 3, steps)
@@ -580,7 +581,7 @@ def latent_traversal(model, x, path, title, mode, dims=10, steps=9):
     for row, j in enumerate(order):
         z[row, :, j] = values
     zs = pt.matrix("z", dtype=model.dtype)
-    decode = pytensor.function([zs], model.get_reconstructed_input(zs), mode="FAST_COMPILE")
+    decode = pytensor.function([zs], model.get_reconstructed_input(zs), mode=get_mode(mode))
     images = decode(z.reshape(-1, model.n_latent).astype(model.dtype)).reshape(len(order), steps, 28, 28)
     fig = figure((steps * 0.8 + 1, len(order) * 0.8 + 0.6))
     grid = fig.subplots(len(order), steps, squeeze=False)
@@ -627,7 +628,7 @@ def section_sparse(runs, c, out):
             model = io.load(runs.folder(name) / "sA.npz")
             cost, hidden = model.get_cost()
             f = pytensor.function([model.x], [cost, pt.mean(hidden), model.kl_divergence(hidden)],
-                                  mode="FAST_COMPILE")
+                                  mode=get_mode(runs.mode))
             values = [float(v) for v in f(train_x)]
             for key, value in zip(("cost", "mean_activation", "kl"), values):
                 entry[key].append(value)
@@ -954,7 +955,7 @@ def parse(argv):
                         "one seed, small models, the py compile mode (minutes)")
     p.add_argument("--only", nargs="+", metavar="SECTION", default=None,
                    help=f"(re)run these sections, by name or number: {', '.join(SECTIONS)} (1-7)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--output-dir", "--out", dest="out", type=Path, default=None,
                    help="report folder (default benchmarks/report, or benchmarks/report-quick with --quick)")
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST's folder (default: $DAE_DATA_DIR, then data/)")
     p.add_argument("--mode", default=None, help="compile mode (default: numba, or py with --quick)")
