@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from dae.experiments.common import Report, UserError, open_session, result
-from dae.experiments.configs import (Common, ConfigError, Number, fraction, non_negative_int,
-                                     option, output_option, positive_float, positive_int,
-                                     seed_option, show)
+from dae.experiments.configs import (Common, ConfigError, Number, check_split, fraction,
+                                     non_negative_int, option, output_option, positive_float,
+                                     positive_int, seed_option, split_option)
 
 HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (the tutorial's experiment)"
 
@@ -37,27 +37,6 @@ HELP = "stacked denoising autoencoder on MNIST: pretraining, then fine-tuning (t
 # on it, and at minibatch 1 this is ~10x faster.
 EVAL_BATCH_SIZE = 1000
 BEST = "best_model.npz"
-
-
-def split_option():
-    """``split``: the fractions of ``data`` for training, validation and test."""
-    from dae.customdata import SPLIT
-    return option(list(SPLIT), "fractions of --data for training, validation and test (the "
-                               "examples shuffled with a fixed seed, not --seed; stratified by "
-                               "class when there are labels); MNIST comes split",
-                  check=Number(float, 0, 1, low_open=True, high_open=True), metavar="F")
-
-
-def check_split(config):
-    """``split`` is three fractions summing to 1, and given only with ``data``."""
-    from dae.customdata import SPLIT
-    if len(config.split) != 3 or abs(sum(config.split) - 1) > 1e-6:
-        raise ConfigError(f"--split {show(config.split)}: expected three fractions (training, "
-                          "validation, test) summing to 1, e.g. --split 0.8 0.1 0.1")
-    if config.data is None and tuple(config.split) != SPLIT:
-        raise ConfigError(f"--split {show(config.split)} cuts --data; MNIST comes split into "
-                          "50,000 training, 10,000 validation and 10,000 test digits: pass --data "
-                          "or drop --split")
 
 
 @dataclasses.dataclass

@@ -303,3 +303,24 @@ def data_option(what):
     return option(None, f"{what}: an .npy/.npz array (n, h, w) or (n, h*w), uint8 0..255 or "
                         "float 0..1, or a folder of same-size grayscale PNGs", metavar="PATH",
                   exclusive="source")
+
+
+def split_option():
+    """``split``: the fractions of ``data`` for training, validation and test."""
+    from dae.customdata import SPLIT
+    return option(list(SPLIT), "fractions of --data for training, validation and test (the "
+                               "examples shuffled with a fixed seed, not --seed; stratified by "
+                               "class when there are labels); MNIST comes split",
+                  check=Number(float, 0, 1, low_open=True, high_open=True), metavar="F")
+
+
+def check_split(config):
+    """``split`` is three fractions summing to 1, and given only with ``data``."""
+    from dae.customdata import SPLIT
+    if len(config.split) != 3 or abs(sum(config.split) - 1) > 1e-6:
+        raise ConfigError(f"--split {show(config.split)}: expected three fractions (training, "
+                          "validation, test) summing to 1, e.g. --split 0.8 0.1 0.1")
+    if config.data is None and tuple(config.split) != SPLIT:
+        raise ConfigError(f"--split {show(config.split)} cuts --data; MNIST comes split into "
+                          "50,000 training, 10,000 validation and 10,000 test digits: pass --data "
+                          "or drop --split")

@@ -45,10 +45,9 @@ from pathlib import Path
 import numpy as np
 
 from dae.experiments.common import Report, open_session, result
-from dae.experiments.configs import (Common, ConfigError, data_option, non_negative_float,
-                                     non_negative_int, option, output_option, positive_float,
-                                     positive_int, seed_option)
-from dae.experiments.SdA import check_split, split_option
+from dae.experiments.configs import (Common, ConfigError, check_split, data_option,
+                                     non_negative_float, non_negative_int, option, output_option,
+                                     positive_float, positive_int, seed_option, split_option)
 
 HELP = "variational autoencoder on binarized MNIST: ELBO, importance-sampled NLL, samples"
 
