@@ -216,11 +216,12 @@ class SdA(Model):
         return self.sigmoid_layers[0].W.get_value(borrow=True).T
 
     def get_weights(self):
-        """The parameters' values, bottom up: ``{"W0": ..., "b0": ..., ..., "W<L>", "b<L>"}``."""
+        """The parameters' values, bottom up: ``{"W0": ..., "b0": ..., ..., "W<L>", "b<L>"}``,
+        copies as NumPy arrays (in JAX mode a trained parameter holds a JAX array)."""
         values = {}
         for i in range(len(self.params) // 2):
-            values[f"W{i}"] = self.params[2 * i].get_value()
-            values[f"b{i}"] = self.params[2 * i + 1].get_value()
+            values[f"W{i}"] = np.array(self.params[2 * i].get_value(borrow=True))
+            values[f"b{i}"] = np.array(self.params[2 * i + 1].get_value(borrow=True))
         return values
 
     def set_weights(self, values):

@@ -248,8 +248,9 @@ class VAE(Model):
     def log_weights(self, x, k, rng=None):
         """Eq. (9): log w_i for k samples z_i ~ q(z|x) per example, shape (batch, k).
 
-        ``k`` may be an int or a symbolic int scalar. The encoder runs once per
-        example; the decoder on batch * k samples.
+        ``k`` may be an int or a symbolic int scalar; JAX mode needs an int (JAX
+        traces the shape (batch, k, n_latent) as constants). The encoder runs once
+        per example; the decoder on batch * k samples.
         """
         mu, log_var = self.get_encoder(x)
         shape = (mu.shape[0], k, mu.shape[1])

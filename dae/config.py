@@ -12,7 +12,10 @@ matter to the tutorials and are settled here, once, when ``dae`` is imported:
   (:mod:`dae.numba_mode`); ``plain_numba`` is PyTensor's own.
 
 ``py`` is dae's Python mode, PyTensor's FAST_COMPILE without its slow paths
-(:mod:`dae.python_mode`); ``fast_compile`` is PyTensor's own.
+(:mod:`dae.python_mode`); ``fast_compile`` is PyTensor's own. ``jax`` is dae's
+JAX mode, PyTensor's with NumPy results and random streams that advance
+(:mod:`dae.jax_mode`; JAX is optional, imported when a function is compiled);
+``plain_jax`` is PyTensor's own.
 
 Override the mode with ``$DAE_MODE`` or the scripts' ``--mode`` flag.
 """
@@ -35,7 +38,8 @@ MODES = {
     "c": "CVM",
     "cvm": "CVM",
     "fast_run": "FAST_RUN",
-    "jax": "JAX",
+    "jax": "JAX",  # dae's JAX mode: see get_mode
+    "plain_jax": "JAX",
     "py": "FAST_COMPILE",  # dae's Python mode: see get_mode
     "fast_compile": "FAST_COMPILE",
 }
@@ -54,9 +58,10 @@ def get_mode(mode=None):
 
     Returns what ``pytensor.function(mode=...)`` takes: for ``numba``, dae's
     Numba mode (a ``pytensor.compile.mode.Mode``, see :mod:`dae.numba_mode`);
-    for ``py``, dae's Python mode (:mod:`dae.python_mode`); otherwise a PyTensor mode name
-    (``plain_numba`` gives PyTensor's ``NUMBA``, ``fast_compile`` its
-    ``FAST_COMPILE``).
+    for ``py``, dae's Python mode (:mod:`dae.python_mode`); for ``jax``, dae's JAX
+    mode (:mod:`dae.jax_mode`, equal to the name ``"JAX"``); otherwise a PyTensor
+    mode name (``plain_numba`` gives PyTensor's ``NUMBA``, ``plain_jax`` its ``JAX``,
+    ``fast_compile`` its ``FAST_COMPILE``).
     """
     if isinstance(mode, pytensor.compile.mode.Mode):
         return mode
@@ -73,6 +78,9 @@ def get_mode(mode=None):
     if key == "py":
         from dae.python_mode import mode as python_mode
         return python_mode()
+    if key == "jax":
+        from dae.jax_mode import mode as jax_mode
+        return jax_mode()
     return MODES[key]
 
 

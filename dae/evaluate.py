@@ -61,15 +61,16 @@ class Evaluator:
         per row for the 784-512-512-50 model (peak resident memory measured
         with 2,000 and 10,000 rows), so the default costs under 0.1 GB.
 
-    Functions are compiled at first use and kept, so calling :meth:`elbo` each
-    epoch compiles once. Each call starts its samples from ``seed`` again: the
+    Functions are compiled at first use and kept (the IWAE's one for each k), so
+    calling :meth:`elbo` each epoch compiles once. Each call starts its samples from ``seed`` again: the
     same model and data give the same numbers however often either ran.
     """
 
     def __init__(self, model, seed=0, mode=None, max_rows=10000):
         self.model, self.seed, self.mode = model, seed, mode
         self.max_rows = positive_int(max_rows, "max_rows")
-        self._elbo = self._iwae = None
+        self._elbo = self._iwae = None  # _iwae: the IWAE's last function used
+        self._iwae_by_k = {}
         # the IWAE's stream is seeded seed + 1 (its samples differ from the ELBO's), as
         # before the streams restarted at each call: published numbers reproduce
         self._elbo_rng, self._iwae_rng = RandomStreams(seed), RandomStreams(seed + 1)
@@ -99,15 +100,18 @@ class Evaluator:
         memory.check(per_batch * k * self._sample_bytes(), f"the IWAE bound with k={k} "
                      f"({per_batch} example{'s' * (per_batch > 1)} at a time)",
                      "use a smaller k (1000 is the usual protocol)")
-        if self._iwae is None:
-            rng, xs, ks = self._iwae_rng, pt.matrix("x", dtype=self.model.dtype), pt.lscalar("k")
-            self._iwae = pytensor.function([xs, ks], self.model.iwae_bound(xs, ks, rng),
-                                           updates=rng.updates(), mode=get_mode(self.mode))
+        if k not in self._iwae_by_k:
+            # k is a constant of the graph, one function per k: JAX mode traces the
+            # shapes (batch, k, n_latent) as constants, and refuses a k given at each call.
+            rng, xs = self._iwae_rng, pt.matrix("x", dtype=self.model.dtype)
+            self._iwae_by_k[k] = pytensor.function([xs], self.model.iwae_bound(xs, k, rng),
+                                                   updates=rng.updates(), mode=get_mode(self.mode))
+        self._iwae = self._iwae_by_k[k]
         _restart(self._iwae_rng, self.seed + 1)
         starts = range(0, len(x), per_batch)
         if progress is not None:
             starts = progress(starts)
-        return np.concatenate([self._iwae(x[i:i + per_batch], k) for i in starts]).astype(np.float64)
+        return np.concatenate([self._iwae(x[i:i + per_batch]) for i in starts]).astype(np.float64)
 
     def _sample_bytes(self):
         """An estimate of the memory one sample z_i takes in eq. (9): eps, z and its
