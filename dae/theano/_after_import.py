@@ -15,12 +15,14 @@ _PENDING = {}  # module name -> callbacks waiting for it
 
 
 def when_imported(name, callback):
-    """Call ``callback(module)`` as soon as the module ``name`` has been imported."""
+    """Call ``callback(module)`` as soon as the module ``name`` has been imported (once)."""
     if name in sys.modules:
         callback(sys.modules[name])
         return
-    _PENDING.setdefault(name, []).append(callback)
-    if _FINDER not in sys.meta_path:
+    waiting = _PENDING.setdefault(name, [])
+    if callback not in waiting:
+        waiting.append(callback)
+    if _FINDER not in sys.meta_path:  # (again, if something reset sys.meta_path)
         sys.meta_path.insert(0, _FINDER)
 
 

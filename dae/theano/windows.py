@@ -29,7 +29,7 @@ window's gradient, as in Theano).
 
 Each op has a NumPy ``perform`` (the ``py`` and ``c`` modes), Numba kernels
 (:mod:`dae.theano._windows_numba`) and JAX ones (:mod:`dae.theano._windows_jax`),
-registered when PyTensor imports those backends.
+registered by :func:`backends` when a graph first uses them.
 """
 import numpy as np
 import pytensor.tensor as pt
@@ -179,6 +179,7 @@ class Im2Col(_Geometry, Op):
     __props__ = _Geometry.__props__
 
     def make_node(self, x, kernel):
+        backends()
         x, kernel = _tensor4(x, "the input"), _tensor4(kernel, "the filters")
         (b, c, h, w), (kh, kw) = x.type.shape, kernel.type.shape[2:]
         rows = None if None in (c, kh, kw) else c * kh * kw
@@ -207,6 +208,7 @@ class Col2Im(_Geometry, Op):
     __props__ = _Geometry.__props__
 
     def make_node(self, cols, like, kernel):
+        backends()
         cols = _tensor4(cols, "the columns")
         like, kernel = _tensor4(like, "the image"), _tensor4(kernel, "the filters")
         return Apply(self, [cols, like, kernel], [pt.tensor4(dtype=cols.dtype)])
@@ -288,6 +290,7 @@ class Pool2D(_PoolGeometry, Op):
     __props__ = _PoolGeometry.__props__
 
     def make_node(self, x):
+        backends()
         x = _tensor4(x, "the input")
         b, c, h, w = x.type.shape
         oh, ow = (None, None) if None in (h, w) else self.out_size(h, w)
@@ -306,6 +309,7 @@ class Pool2DGrad(_PoolGeometry, Op):
     __props__ = _PoolGeometry.__props__
 
     def make_node(self, x, z, gz):
+        backends()
         x, z, gz = _tensor4(x, "the input"), _tensor4(z, "the pooled input"), _tensor4(gz, "the gradient")
         return Apply(self, [x, z, gz], [x.type()])
 
@@ -330,13 +334,18 @@ class Pool2DGrad(_PoolGeometry, Op):
                 Pool2D(*self._props())(output_grads[0])]
 
 
-def _register_numba(module):
-    import dae.theano._windows_numba  # noqa: F401
-
-
 def _register_jax(module):
     import dae.theano._windows_jax  # noqa: F401
 
 
-when_imported("pytensor.link.numba.dispatch", _register_numba)
-when_imported("pytensor.link.jax.dispatch", _register_jax)
+def backends():
+    """Register the ops' kernels: Numba's now, JAX's once PyTensor imports its JAX back end.
+
+    Called by every ``make_node``, so that a graph holding these ops always has
+    its Numba kernels (dae's default mode: importing Numba's dispatch costs
+    about 1 s, once, and only code that builds these ops pays it), and JAX's
+    without importing JAX (3 s) for code that never compiles in that mode. The
+    call is idempotent and cheap after the first.
+    """
+    import dae.theano._windows_numba  # noqa: F401
+    when_imported("pytensor.link.jax.dispatch", _register_jax)
