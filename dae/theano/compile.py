@@ -17,6 +17,14 @@ What differs from calling PyTensor directly, and why:
 * Calls are as fast as dae's training step: Python ints and floats are
   checked and converted here (PyTensor's own check costs 5 us on a Python
   int, 8% of a dA step at batch size 1) and PyTensor trusts the result.
+* In JAX mode the tutorials' minibatch, ``givens={x: data[i * b:(i + 1) * b]}``
+  with ``data`` shared (or an expression of shared variables, the tutorials'
+  ``T.cast(shared_y, 'int32')``), is cut in NumPy at each call and passed in,
+  as :func:`dae.train.compile_step` does: JAX refuses a slice whose bounds are
+  traced, and would copy the whole data set into every call if it took them.
+  The bounds are computed from the call's inputs first (in dae's Python mode),
+  so the rows are NumPy's, a short last minibatch included. Other modes cut in
+  the graph, as Theano did.
 """
 import sys
 from collections.abc import Mapping
@@ -122,9 +130,10 @@ class Function:
     available as :attr:`fn`.
     """
 
-    def __init__(self, fn, names, defaults):
+    def __init__(self, fn, names, defaults, cuts=None):
         object.__setattr__(self, "fn", fn)
         self._names, self._defaults, self._n = names, defaults, len(names)
+        self._cuts = cuts  # a _RowCuts, or None: the minibatches cut in NumPy (JAX mode)
         self._position = {}
         for i, name in enumerate(names):
             if name is not None:
@@ -142,9 +151,11 @@ class Function:
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != self._n:
             args = self._complete(args, kwargs)
-        if self._converters is None:
+        if self._converters is not None:
+            args = [convert(a) for convert, a in zip(self._converters, args)]
+        if self._cuts is None:
             return self.fn(*args)
-        return self.fn(*[convert(a) for convert, a in zip(self._converters, args)])
+        return self.fn(*args, *self._cuts(args))
 
     def _complete(self, args, kwargs):
         if len(args) > self._n:
@@ -235,11 +246,87 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
             names.append(getattr(item, "name", None))
             defaults.append(_MISSING if default is None else default)
     pairs += _stream_updates(ins, outputs, pairs, given, no_default_updates)
+    cuts = _RowCuts.of(given, ins, mode) if given and _is_jax(mode) else None
+    if cuts is not None:
+        # the minibatch index now reaches the graph through the cut rows only
+        given, kwargs = cuts.givens, {"on_unused_input": "ignore", **kwargs}
     # no_default_updates is not passed on: PyTensor deprecates it, and it only
     # concerns the stream generators, handled above.
-    fn = pytensor.function(ins, outputs, mode=mode, updates=pairs, givens=given or None,
-                           name=name, **kwargs)
-    return Function(fn, names, defaults)
+    fn = pytensor.function(ins + (cuts.inputs if cuts else []), outputs, mode=mode, updates=pairs,
+                           givens=given or None, name=name, **kwargs)
+    return Function(fn, names, defaults, cuts)
+
+
+def _is_jax(mode):
+    from pytensor.compile.mode import get_mode
+    from pytensor.link.jax.linker import JAXLinker
+
+    return isinstance(get_mode(mode).linker, JAXLinker)
+
+
+class _RowCuts:
+    """The givens ``x: data[start:stop]`` of a function, cut in NumPy at each call (JAX mode).
+
+    ``givens`` are the function's givens with each cut replaced by a fresh input
+    (``inputs``, passed after the caller's); calling with the caller's converted
+    arguments returns the rows each of them takes.
+    """
+
+    def __init__(self, givens, cuts, inputs, bounds):
+        self.givens, self._cuts, self.inputs, self._bounds = givens, cuts, inputs, bounds
+
+    @classmethod
+    def of(cls, givens, ins, mode):
+        """The cuts of ``givens``, or None when none is a row slice of data (nothing to do)."""
+        from pytensor.compile.mode import get_mode
+        from pytensor.tensor.subtensor import Subtensor, indices_from_subtensor
+
+        from dae.train import _evaluator
+
+        variables = [getattr(i, "variable", i) for i in ins]
+        if any(isinstance(v, SharedVariable) or getattr(i, "implicit", False)
+               for i, v in zip(ins, variables)):
+            return None  # the bounds are computed from the caller's arguments only
+        kept, cuts, inputs, bounds = [], [], [], []
+        for var, value in givens:
+            node = value.owner
+            entry = node.op.idx_list if node is not None and type(node.op) is Subtensor else ()
+            if len(entry) != 1 or not isinstance(entry[0], slice) or entry[0].step is not None \
+                    or not _of_shared(node.inputs[0]):
+                kept.append((var, value))
+                continue
+            [rows] = indices_from_subtensor(node.inputs[1:], entry)
+            base = node.inputs[0]
+            data = (lambda base=base: base.get_value(borrow=True)) if isinstance(base, SharedVariable) \
+                else _evaluator(base, mode)
+            batch = value.type()
+            kept.append((var, batch))
+            inputs.append(batch)
+            cuts.append((data, len(bounds), rows.start is not None, rows.stop is not None))
+            bounds += [pytensor.tensor.as_tensor_variable(b) for b in (rows.start, rows.stop)
+                       if b is not None]
+        if not cuts:
+            return None
+        compute = pytensor.function(variables, bounds, mode=get_mode("FAST_COMPILE"),
+                                    on_unused_input="ignore") if bounds else (lambda *args: [])
+        return cls(kept, cuts, inputs, compute)
+
+    def __call__(self, args):
+        values = [int(b) for b in self._bounds(*args)]
+        batches = []
+        for data, at, has_start, has_stop in self._cuts:
+            start = values[at] if has_start else None
+            stop = values[at + has_start] if has_stop else None
+            batches.append(data()[start:stop])
+        return batches
+
+
+def _of_shared(expression):
+    """Whether ``expression`` is computed from shared variables and constants only."""
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import graph_inputs
+
+    return all(isinstance(v, (SharedVariable, Constant)) for v in graph_inputs([expression]))
 
 
 def _pairs(mapping, what):
