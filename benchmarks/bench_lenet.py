@@ -16,7 +16,16 @@ tutorial's epoch of 100):
 Runs alternate between the two (the machine is shared: a slow spell hits
 both) and the medians are printed, with dae's ratio to PyTorch. Threads for
 BLAS and PyTorch are set by ``--threads`` (default 1) before either is
-imported. Run from the repository root (MNIST from ``$DAE_DATA_DIR``)::
+imported.
+
+``--heap-malloc`` makes glibc serve every allocation from its heap and keep
+freed memory there (``mallopt``: no mmap, trim at 1 GiB), for both
+contenders. By default glibc maps each block over 32 MB afresh (the second
+layer's 64 MB im2col, its gradient) and every page of it faults on first
+touch; on this virtual machine those faults cost more than the copy itself
+(a 64 MB im2col: about 150 ms against 65 ms). PyTorch's direct convolutions
+allocate no such blocks. Run from the repository root (MNIST from
+``$DAE_DATA_DIR``)::
 
     python benchmarks/bench_lenet.py --batches 20 --repeats 5
 """
@@ -36,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=5, help="timed runs per contender (default 5)")
     p.add_argument("--mode", default="numba", help="dae's compile mode (default numba)")
     p.add_argument("--threads", type=int, default=1, help="BLAS and PyTorch threads (default 1)")
+    p.add_argument("--heap-malloc", action="store_true",
+                   help="glibc: no mmap for large blocks, freed memory kept for reuse")
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST folder (default $DAE_DATA_DIR)")
     args = p.parse_args(argv)
     if min(args.batches, args.repeats, args.threads) < 1:
@@ -133,8 +144,18 @@ def blas_report():
                      f"threads={i.get('num_threads')}" for i in threadpool_info())
 
 
+def heap_malloc():
+    """glibc: M_MMAP_MAX = 0 (no block mapped afresh), M_TRIM_THRESHOLD = 1 GiB (freed memory kept)."""
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6")
+    if not (libc.mallopt(-4, 0) and libc.mallopt(-1, 1 << 30)):
+        raise SystemExit("--heap-malloc: glibc's mallopt refused; run without it")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.heap_malloc:
+        heap_malloc()
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -175,6 +196,7 @@ def main(argv=None):
     print(f"BLAS: {blas_report()}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
+    print(f"malloc: {'heap only (--heap-malloc)' if args.heap_malloc else 'glibc default'}")
     print(f"{args.batches} minibatches of {BATCH} a run, {args.repeats} runs, medians:")
     print(f"{'contender':<10}{'s/run':>9}{'ms/batch':>10}{'last cost':>11}")
     medians = {name: statistics.median(t) for name, t in times.items()}

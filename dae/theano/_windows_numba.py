@@ -11,7 +11,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 from dae.theano.windows import POOL_MODES, Col2Im, Im2Col, Pool2D, Pool2DGrad
 
-KERNEL_VERSION = 6
+KERNEL_VERSION = 7
 njit = numba_basic.numba_njit
 
 
@@ -57,9 +57,9 @@ def _window_loops(op, scatter):
     """njit (img, cols, kh, kw, top, left): cols = im2col(img) by (1), or, with
     ``scatter``, img += its adjoint (each column entry added onto its pixel).
 
-    One image at a time (its channel stays in cache while its 25 windows'
-    entries are copied), indexing the arrays directly: views made inside
-    these loops cost more than the copy.
+    Both arrays C-contiguous, indexed flat from offsets computed once a row:
+    with a short row (8 pixels in LeNet's second layer) the index arithmetic
+    of 4-d indexing, or a view made inside the loop, costs more than the copy.
     """
     (sh, sw), (dh, dw), flip = op.stride, op.dilation, op.flip
 
@@ -67,6 +67,7 @@ def _window_loops(op, scatter):
     def loops(img, cols, kh, kw, top, left):
         b_n, c_n, h, w = img.shape
         oh, ow = cols.shape[2], cols.shape[3]
+        pixels, entries = img.reshape(-1), cols.reshape(-1)
         for c in range(c_n):
             for a in range(kh):
                 af = kh - 1 - a if flip else a  # the window's row read into row a
@@ -77,12 +78,13 @@ def _window_loops(op, scatter):
                     r = (c * kh + a) * kw + e
                     for b in range(b_n):
                         for i in range(i_lo, i_hi):
-                            y = i * sh + af * dh - top
+                            src = ((b * c_n + c) * h + i * sh + af * dh - top) * w + ef * dw - left
+                            dst = ((r * b_n + b) * oh + i) * ow
                             for j in range(j_lo, j_hi):
                                 if scatter:
-                                    img[b, c, y, j * sw + ef * dw - left] += cols[r, b, i, j]
+                                    pixels[src + j * sw] += entries[dst + j]
                                 else:
-                                    cols[r, b, i, j] = img[b, c, y, j * sw + ef * dw - left]
+                                    entries[dst + j] = pixels[src + j * sw]
 
     return loops
 
@@ -101,7 +103,7 @@ def _numba_im2col(op, node, **kwargs):
         shape = (c_n * kh * kw, b_n, oh, ow)
         # without padding every entry is written; with it, those outside stay 0
         cols = np.empty(shape, dtype=dtype) if valid else np.zeros(shape, dtype=dtype)
-        loops(x, cols, kh, kw, top, left)
+        loops(np.ascontiguousarray(x), cols, kh, kw, top, left)
         return cols
 
     return im2col, _cache_key(op, node)
@@ -120,7 +122,7 @@ def _numba_col2im(op, node, **kwargs):
         if cols.shape != (c_n * kh * kw, b_n, oh, ow):
             raise ValueError("conv2d's gradient: the columns do not match the image and filter shapes")
         img = np.zeros((b_n, c_n, h, w), dtype=dtype)
-        loops(img, cols, kh, kw, top, left)
+        loops(img, np.ascontiguousarray(cols), kh, kw, top, left)
         return img
 
     return col2im, _cache_key(op, node)
