@@ -16,6 +16,8 @@ default mode; most tests pin ``py``), 2 cores, 2 December 2026:
   counts of this run (every failure there is a random-stream difference or a check of
   the default mode, never a crash).
 """
+import json
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -138,14 +140,23 @@ def test_sda_checkpoints_and_resumes_bit_identically_in_jax_mode(tiny_mnist, tmp
     assert _records(tmp_path / "whole") == _records(out)
 
 
-def test_vae_trains_on_the_iwae_bound_in_jax_mode(tiny_mnist, tmp_path, capsys):
-    flags = ["--hidden", "6", "--latent", "2", "--epochs", "2", "--iwae", "3", "--k", "5",
+def test_vae_on_the_iwae_bound_resumes_bit_identically_in_jax_mode(tiny_mnist, tmp_path, capsys,
+                                                                  monkeypatch):
+    flags = ["--hidden", "6", "--latent", "2", "--epochs", "3", "--iwae", "3", "--k", "5",
              "--batch-size", "10", "--mode", "jax", "--quiet"]
-    status, stdout, err = _train(capsys, "vae", tmp_path / "a", *flags)
+    status, _, err = _train(capsys, "vae", tmp_path / "whole", *flags)
     assert status == 0, err
-    assert _train(capsys, "vae", tmp_path / "b", *flags)[0] == 0
-    assert _records(tmp_path / "a") == _records(tmp_path / "b")  # a seed gives one run
-    assert np.isfinite(_records(tmp_path / "a")[-1]["cost"])
+    out = tmp_path / "cut"
+    with monkeypatch.context() as m:
+        CtrlC(m, at=4 + 3)
+        status, _, err = _train(capsys, "vae", out, *flags)
+    assert status == 130 and "interrupted in vae, epoch 1, step 3 of 4" in err
+    status, stdout, _ = _train(capsys, "vae", out, "--resume")
+    assert status == 0, stdout
+    _same_params(tmp_path / "whole" / "vae.npz", out / "vae.npz")
+    assert _records(tmp_path / "whole") == _records(out)
+    whole, cut = (json.loads((d / "results.json").read_text()) for d in (tmp_path / "whole", out))
+    assert whole["test_nll"] == cut["test_nll"] and np.isfinite(whole["test_nll"])
 
 
 # -- the tutorials' givens slice ----------------------------------------------------------------
