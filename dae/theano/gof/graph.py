@@ -15,3 +15,13 @@ def inputs(variable_list, blockers=None):
 def ancestors(variable_list, blockers=None):
     """Every variable ``variable_list`` depends on, themselves included."""
     return list(traversal.ancestors(variable_list, blockers))
+
+
+def is_same_graph(var1, var2, givens=None):
+    """Theano's check that ``var1`` and ``var2`` compute the same thing, ``givens`` (a dict
+    of replacements in ``var1``'s graph) applied first: PyTensor's ``equal_computations``."""
+    if givens:
+        from pytensor.graph.replace import clone_replace
+        var1 = clone_replace(var1, replace=dict(givens))
+    return equal_computations([var1], [var2])
+

@@ -11,6 +11,20 @@ from pytensor.tensor import *  # noqa: F401,F403
 from dae.theano.tensor import nnet, shared_randomstreams, signal  # noqa: F401
 
 
+def stack(*tensors, **kwargs):
+    """Theano's ``stack``: ``stack([a, b], axis)``, and the old form ``stack(a, b, c)`` (the
+    tensors themselves, along axis 0) that Theano still took and PyTensor refuses."""
+    if tensors and isinstance(tensors[0], (list, tuple)):
+        axis = tensors[1] if len(tensors) > 1 else kwargs.pop("axis", 0)
+        tensors = tensors[0]
+    else:
+        axis = kwargs.pop("axis", 0)
+    if kwargs:
+        raise TypeError(f"stack() got unexpected keyword arguments {sorted(kwargs)}; it takes "
+                        "the tensors (a list, or one by one) and axis")
+    return _pytensor_tensor.stack(list(tensors), axis=axis)
+
+
 def __getattr__(name):
     # the names ``import *`` leaves out (those starting with an underscore)
     return getattr(_pytensor_tensor, name)
