@@ -23,10 +23,7 @@ import pytest
 # Skips the suite may make without a GPU, and tests needing what is not this
 # module's work, each with the reason (run them with -rs, -rf to see more).
 GPU_SKIP = re.compile(r"cuda_convnet|corrmm|dnn|cuDNN|--runslow|empty parameter set")
-NEEDS_OTHER_WORK = {
-    "test_import_without_gpu_or_cudnn_raises":
-        "imports theano.sandbox.cuda.dnn, which dae.theano's sandbox.cuda does not have",
-}
+NEEDS_OTHER_WORK = {}
 
 
 def run_python(code, mode, timeout=900, cwd=None, args=()):
