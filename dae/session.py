@@ -60,10 +60,6 @@ class RunDiverged(FloatingPointError):
     """Training diverged; the last good checkpoint was kept."""
 
 
-def interrupted_by_user(exc):
-    return interrupt.by_user(exc)
-
-
 class Session:
     """The run of experiment ``name`` with ``config``.
 
@@ -292,14 +288,10 @@ class Session:
         self.boundary(f"before {stage}")
         where = f"in {stage}; the trained model is in the checkpoint and the resumed run does {stage} again"
 
-        def check():
-            if interrupt.requested():
-                raise interrupt.StopRequested
-
         with self._guard():
             try:
-                result = compute(check)
-                check()
+                result = compute(interrupt.check)
+                interrupt.check()
             except interrupt.StopRequested:
                 raise self._interrupted(where) from None
         self.results[stage] = result

@@ -260,7 +260,7 @@ def add_flags(parser, cls):
         check = f.metadata.get("check")
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         help_text = f.metadata["help"] + ("" if default is None else f" (default {show(default)})")
-        options = {"default": argparse_default(default), "help": help_text, "dest": f.name}
+        options = {"default": default, "help": help_text, "dest": f.name}  # a fresh list, if one
         if item in (int, float):
             options["type"] = (check if isinstance(check, Number) else Number(item)).parse
         elif item is Path:
@@ -277,10 +277,6 @@ def add_flags(parser, cls):
             where = groups.get(name) or groups.setdefault(name, parser.add_mutually_exclusive_group())
         where.add_argument(flag(f.name), **options)
     return parser
-
-
-def argparse_default(default):
-    return list(default) if isinstance(default, list) else default
 
 
 def from_flags(cls, namespace):
