@@ -87,10 +87,16 @@ def build_steps(mode):
         yield name, time.perf_counter() - start
 
 
+def cache_env(cache):
+    """This environment with PyTensor's compiledir and Numba's cache under ``cache``, and
+    JAX's persistent compilation cache off (its default, made explicit)."""
+    return dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache / 'pytensor'}",
+                NUMBA_CACHE_DIR=str(cache / "numba"), JAX_ENABLE_COMPILATION_CACHE="false")
+
+
 def measure(mode, cache):
     """One child process on the caches under ``cache``: {step: seconds}."""
-    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache / 'pytensor'}",
-               NUMBA_CACHE_DIR=str(cache / "numba"))
+    env = cache_env(cache)
     out = subprocess.run([sys.executable, __file__, "--child", mode], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])

@@ -212,13 +212,17 @@ def sda_layer_epoch(x, mode, layer=1, batch_size=BATCH):
 
 
 # -- timing ------------------------------------------------------------------------------
-def alternate(contenders, repeats):
-    """Median and min seconds of each contender over ``repeats`` alternated runs (after one warm-up)."""
+def alternate(contenders, repeats, times=None):
+    """Median and min seconds of each contender over ``repeats`` alternated runs (after one warm-up).
+
+    ``times``, a dict, receives each contender's list of seconds (the raw numbers).
+    """
     import numpy as np
 
     for run in contenders.values():
         run()  # compile, JIT, caches
-    times = {name: [] for name in contenders}
+    times = {} if times is None else times
+    times.update({name: [] for name in contenders})
     for _ in range(repeats):
         for name, run in contenders.items():
             start = time.perf_counter()
