@@ -167,11 +167,13 @@ def _inputs(args):
 
 
 def _check_inputs(args):
-    """--data checked before it is opened (a FIFO would hang the read); a model file and a
-    Theano script are checked where they are read (dae.io.read, cmd_theano)."""
+    """--data checked before the model is read, by the check its loader makes where it
+    opens it (dae.customdata.check_data_path); a model file and a Theano script are
+    checked where they are read (dae.io.read, cmd_theano)."""
     data = getattr(args, "data", None)
     if isinstance(data, Path):
-        check_file(data, "an .npy/.npz array of images or a folder of PNGs", folder=True)
+        from dae.customdata import check_data_path
+        check_data_path(data)
 
 
 def _load(path):

@@ -20,7 +20,10 @@ it is known (given by the array, or d a perfect square), the labels if any.
 and the VAE need all three) by the rule its docstring states; :func:`check_labels`
 checks labels a classifier can learn from.
 Every problem raises :class:`dae.data.DataError` saying what was expected,
-what came and what to do. Arrays are read with ``allow_pickle=False``.
+what came and what to do. The path must be a regular file or a folder
+(:func:`check_data_path`, before anything is opened); arrays are read with
+``allow_pickle=False``, after their first bytes and headers say they are numeric
+NumPy arrays, so NumPy's advice to unpickle never reaches the user.
 
 Sizes are checked before anything is decoded: .npy headers and the PNGs'
 dimensions against the memory available (:mod:`dae.memory`), each PNG against
@@ -28,6 +31,7 @@ Pillow's decompression-bomb limit.
 """
 import math
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -88,14 +92,32 @@ def three_sets(data=None, data_dir=None, fractions=SPLIT, loss="cross_entropy", 
     return (*parts, describe_split(images, parts, fractions))
 
 
+#: What ``--data`` takes, for the messages refusing something else.
+DATA = "an .npy/.npz array of images or a folder of PNGs"
+
+
+def check_data_path(path):
+    """``path`` as a :class:`Path` if it is a regular file or a folder, else DataError.
+
+    Checked before anything is opened: a FIFO would hang the read, a device be read
+    forever. :func:`load_images` calls it, and the CLI before it reads the model.
+    """
+    from dae.utils import PathError, check_file
+
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; --data takes {DATA}")
+    try:
+        return check_file(path, DATA, folder=True)
+    except PathError as exc:
+        raise DataError(str(exc)) from None
+
+
 def load_images(path):
     """Read ``path`` (.npy, .npz or a folder of PNGs) into :class:`Images`."""
-    path = Path(path).expanduser()
+    path = check_data_path(path)
     if path.is_dir():
         return _read_folder(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder; --data takes an .npy or .npz array "
-                        "of images, or a folder of PNGs")
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz"):
         raise DataError(f"{path}: expected an .npy or .npz array of images, or a folder of "
@@ -104,45 +126,57 @@ def load_images(path):
     return _images_from_array(path, x, y)
 
 
+_NPY, _ZIP = np.lib.format.MAGIC_PREFIX, (b"PK\x03\x04", b"PK\x05\x06")
+
+
 def _read_array_file(path):
+    """(x, y or None). The first bytes and every header are checked before np.load reads
+    data, so NumPy's errors (and its advice to unpickle) never reach the user."""
+    from dae.io import error_text, file_kind
+
     try:
         with open(path, "rb") as f:
-            if f.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX:
+            head = f.read(8)
+            if head.startswith(_NPY):
                 f.seek(0)
-                _check_memory(path, [memory.npy_header(f)])
+                _check_headers(path, {None: memory.npy_header(f)})
+            elif not head.startswith(_ZIP):
+                raise DataError(f"{path} is not an .npy or .npz array ({file_kind(head)}); --data "
+                                "takes arrays saved with np.save or np.savez, or a folder of PNGs")
         loaded = np.load(path, allow_pickle=False)
-    except DataError:
-        raise
-    except ValueError as exc:
-        raise DataError(f"{path}: cannot read it as a NumPy array without unpickling ({exc}); "
-                        "save plain numeric arrays with np.save / np.savez") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc}); the file may be truncated") from None
-    if isinstance(loaded, np.ndarray):
-        return loaded, None
-    try:
+        if isinstance(loaded, np.ndarray):
+            return loaded, None
         with loaded:
             keys = list(loaded.files)
             wanted = ["x", "y"] if "x" in keys else keys if len(keys) == 1 else []
             headers = memory.npz_headers(loaded)
-            _check_memory(path, [headers[k] for k in wanted if k in headers])
+            _check_headers(path, {k: headers[k] for k in wanted if k in headers})
             if "x" in keys:
                 return loaded["x"], (loaded["y"] if "y" in keys else None)
             if len(keys) == 1:
                 return loaded[keys[0]], None
     except DataError:
         raise
-    except (OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc}); the file may be damaged") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read it ({error_text(exc)}); the file is truncated or "
+                        "damaged: save the arrays again with np.save or np.savez") from None
     raise DataError(f"{path} holds arrays {keys}; expected one array, or arrays named x "
                     "(images) and y (labels); save them with np.savez(path, x=images, y=labels)")
 
 
-def _check_memory(path, headers):
-    """Arrays of these ``(shape, dtype)`` headers, as read and as float32 rows (two
-    copies while they are scaled), must fit in memory; checked before reading them."""
+def _check_headers(path, headers):
+    """Arrays of these ``{name: (shape, dtype)}`` headers (name None: the .npy's one) must
+    hold numbers, not Python objects (dae never unpickles), and fit in memory as read and
+    as float32 rows (two copies while they are scaled); checked before reading them."""
+    for name, (_, dtype) in headers.items():
+        if dtype.hasobject:
+            which = path if name is None else f"{path}: array {name}"
+            raise DataError(f"{which} holds Python objects (dtype {dtype}), not numbers; "
+                            "dae reads plain numeric arrays and never unpickles: save numbers (images "
+                            "as uint8 or float, labels as integers), e.g. np.asarray(images, "
+                            "dtype=np.uint8)")
     need = sum(memory.nbytes(shape, dtype) + 2 * memory.nbytes(shape, np.float32)
-               for shape, dtype in headers)
+               for shape, dtype in headers.values())
     try:
         memory.check(need, f"{path}'s images", "use fewer or smaller images")
     except memory.MemoryNeeded as exc:
@@ -242,7 +276,7 @@ def _read_pngs(folder, files):
                     if first_size is None:
                         first_size, first_file = image.size, file
                         w, h = first_size
-                        _check_memory(folder, [((len(files), h, w), np.uint8)])
+                        _check_headers(folder, {None: ((len(files), h, w), np.dtype(np.uint8))})
                     elif image.size != first_size:
                         raise DataError(f"{file} is {image.size[0]}x{image.size[1]} pixels but "
                                         f"{first_file.relative_to(folder)} is {first_size[0]}x{first_size[1]}; "

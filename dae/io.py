@@ -174,22 +174,28 @@ _MAGIC = {b"\x89PNG": "a PNG image", b"\x1f\x8b": "a gzip file", b"\xff\xd8\xff"
 _READ_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")
 
 
+def file_kind(head):
+    """What a file whose first bytes are ``head`` (8 or so) looks like, for a message saying
+    what it is instead: ``"a PNG image"``, ``"empty"``, ``"all zero bytes at its start"``..."""
+    found = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+    if found is None:
+        found = ("empty" if not head else "all zero bytes at its start" if not head.strip(b"\0")
+                 else f"its first bytes are {head[:4].hex()}")
+    return found
+
+
 def _not_a_zip(where, path):
     """None when ``path`` starts as a zip archive (or .npy) does, else the error saying what it is."""
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(_READ_MAGIC):
         return None
-    found = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
-    if found is None:
-        found = ("empty" if not head else "all zero bytes at its start" if not head.strip(b"\0")
-                 else f"its first bytes are {head[:4].hex()}")
-    return ModelFileError(f"{where} is not a dae model file (not a zip archive: {found}); it is "
-                          "damaged or another kind of file. Pass an .npz written by dae train or "
-                          "model.save")
+    return ModelFileError(f"{where} is not a dae model file (not a zip archive: {file_kind(head)}); "
+                          "it is damaged or another kind of file. Pass an .npz written by dae "
+                          "train or model.save")
 
 
-def _reason(exc):
+def error_text(exc):
     """An exception's text for a damaged file, without NumPy's advice to unpickle."""
     text = f"{type(exc).__name__}: {exc}"
     if "pickle" in text or "Python objects" in text:
@@ -235,7 +241,7 @@ def read(path):
         raise ModelFileError(f"{where} is a folder; expected a model file (.npz)") from None
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"{where} is damaged or not a dae model file (truncated or "
-                             f"modified?): {_reason(exc)}. Use another copy or "
+                             f"modified?): {error_text(exc)}. Use another copy or "
                              "train the model again") from None
     expected = {f"param_{i:03d}" for i in range(len(params))} | \
                {f"state_{i:03d}" for i in range(len(state))} | {META_KEY}

@@ -83,6 +83,36 @@ def test_3_a_fifo_is_refused_before_it_is_opened(tmp_path, model, capsys):
     signal.alarm(0)
 
 
+class _Hung(Exception):
+    pass
+
+
+def _raise_hung(signum, frame):
+    raise _Hung("still blocked after 30 s: the FIFO was opened")
+
+
+def test_3_the_loaders_refuse_a_fifo_when_called_from_python(tmp_path):
+    """The check is where the file is opened, not only in the CLI: library callers get it."""
+    from dae import customdata
+
+    fifo = _fifo(tmp_path / "f.npz")
+    previous = signal.signal(signal.SIGALRM, _raise_hung)  # a regression fails, never hangs
+    signal.alarm(30)
+    try:
+        for load in (customdata.load_images, customdata.dataset, customdata.three_sets):
+            with pytest.raises(customdata.DataError, match="f.npz is a FIFO .named pipe., not an "
+                               ".npy/.npz array of images or a folder of PNGs"):
+                load(fifo)
+        for load in (io.read, io.load):
+            with pytest.raises(io.ModelFileError, match="f.npz is a FIFO"):
+                load(fifo)
+        with pytest.raises(customdata.DataError, match="none.npy: no such file or folder; --data"):
+            customdata.load_images(tmp_path / "none.npy")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # 6 ------------------------------------------------------------------------------------
 def test_6_damaged_files_never_suggest_unpickling(tmp_path, model, capsys):
     (tmp_path / "cut.npz").write_bytes(model.read_bytes()[:100])
@@ -94,6 +124,39 @@ def test_6_damaged_files_never_suggest_unpickling(tmp_path, model, capsys):
                        ("objects.npy", "pickled Python objects, which dae never loads")]:
         line = _one_line(capsys, "info", tmp_path / name)
         assert said in line and "allow_pickle" not in line and "unsafe" not in line, line
+
+
+def test_6_data_that_is_not_numbers_never_suggests_unpickling_on_any_data_path(
+        tmp_path, model, capsys):
+    """Object arrays, a pickle, a PNG or zeros named .npy/.npz, a truncated array: on every
+    path --data takes, one line saying what the file is not and what to do."""
+    import pickle
+
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "objects.npz", x=np.array([[1, "a"]], dtype=object))
+    np.savez(tmp_path / "labels.npz", x=np.zeros((5, 16), np.uint8),
+             y=np.array([1, "a", None, 2, 3], dtype=object))
+    (tmp_path / "pickle.npy").write_bytes(pickle.dumps(np.zeros(16)))
+    (tmp_path / "png.npz").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
+    (tmp_path / "zero.npy").write_bytes(bytes(1000))
+    np.save(tmp_path / "whole.npy", np.zeros((5, 16), np.float32))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:100])
+    cases = {"objects.npy": "objects.npy holds Python objects (dtype object), not numbers",
+             "objects.npz": "objects.npz: array x holds Python objects",
+             "labels.npz": "labels.npz: array y holds Python objects",
+             "pickle.npy": "pickle.npy is not an .npy or .npz array (a Python pickle)",
+             "png.npz": "png.npz is not an .npy or .npz array (a PNG image)",
+             "zero.npy": "zero.npy is not an .npy or .npz array (all zero bytes at its start)",
+             "cut.npy": "cut.npy: cannot read it (ValueError: EOF: reading array header"}
+    commands = [["train", "dA", "--output-dir", tmp_path / "o"], ["train", "SdA", "--output-dir",
+                tmp_path / "o"], ["train", "vae", "--output-dir", tmp_path / "o"],
+                ["eval", model], ["reconstruct", model, "--out", tmp_path / "r.png"]]
+    for name, said in cases.items():
+        for command in commands:
+            line = _one_line(capsys, *command, "--data", tmp_path / name)
+            assert said in line, (command, line)
+            assert "pickle=" not in line and "unsafe" not in line and "trust" not in line, line
+            assert "never unpickles" in line or "np.save" in line, line
 
 
 # 7 ------------------------------------------------------------------------------------
