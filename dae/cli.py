@@ -220,9 +220,11 @@ def cmd_filters(args):
     return 0
 
 
-def _model_data(args, model):
+def _model_data(args, model, images=None):
+    """``images`` (default: all of --data, or MNIST's test set), checked to fit ``model``."""
     from dae.customdata import check_fits, dataset
-    images = dataset(args.data, args.data_dir, split="test")
+    if images is None:
+        images = dataset(args.data, args.data_dir, split="test")
     return check_fits(images, model.n_visible, getattr(model, "loss", None))
 
 
@@ -264,18 +266,20 @@ def cmd_sample(args):
 
 def cmd_eval(args):
     from dae import evaluate
+    from dae.customdata import eval_set
 
     model, record = _load(args.model)
     kind = _kind(model)
-    images = _model_data(args, model)
-    n = len(images)
+    images, part = eval_set(args.data, args.data_dir, record.info.get("training"), args.whole_file)
+    images = _model_data(args, model, images)
+    n, scored = len(images), "" if part is None else f"; scored {part}"
     if kind == "SdA":
         if images.y is None:
             raise UserError(f"{images.source} has no labels; the SdA's test error needs them: pass "
                             "an .npz with arrays x (images) and y (labels), or use MNIST")
         error = evaluate.classification_error(model, images.x, images.y, args.batch_size, args.mode)
         say(f"test error: {error:.2%} ({round(error * n)} of {n} examples of {images.source} "
-            "misclassified)")
+            f"misclassified){scored}")
     elif kind == "VAE":
         x = evaluate.binarize(images.x, args.seed) if model.output == "bernoulli" else images.x
         evaluator = evaluate.Evaluator(model, seed=args.seed, mode=args.mode)
@@ -283,11 +287,12 @@ def cmd_eval(args):
         bound = evaluator.iwae(x, args.samples).mean()
         say(f"ELBO {elbo:.2f} nats, NLL <= {-bound:.2f} nats (importance-weighted bound, "
             f"k={args.samples}) per example, {n} examples of {images.source}"
-            + (f", binarized once with seed {args.seed}" if model.output == "bernoulli" else ""))
+            + (f", binarized once with seed {args.seed}" if model.output == "bernoulli" else "")
+            + scored)
     else:
         cost = evaluate.reconstruction_cost(model, images.x, args.batch_size, args.mode)
         say(f"reconstruction {model.loss.replace('_', ' ')}: {cost:.4f} per example "
-            f"(clean input, mean over {n} examples of {images.source})")
+            f"(clean input, mean over {n} examples of {images.source}){scored}")
     return 0
 
 
@@ -384,6 +389,9 @@ def _eval_flags(p):
                         "usual protocol, ten times slower)")
     p.add_argument("--seed", type=non_negative_int.parse, default=0,
                    help="VAE: seed of the test set's binarization and of the samples (default 0)")
+    p.add_argument("--whole-file", action="store_true",
+                   help="score all of --data; by default a model that dae train SdA or vae "
+                        "trained on that file is scored on the test set the run held out")
 
 
 MODEL_COMMANDS = {

@@ -30,6 +30,7 @@ dimensions against the memory available (:mod:`dae.memory`), each PNG against
 Pillow's decompression-bomb limit.
 """
 import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -67,6 +68,59 @@ def dataset(data=None, data_dir=None, split="train"):
     if data is not None:
         return load_images(data)
     return mnist(data_dir)[MNIST_SPLITS.index(split)]
+
+
+def eval_set(data=None, data_dir=None, training=None, whole_file=False):
+    """What ``dae eval`` scores: ``(images, part)``, ``part`` a phrase saying which examples.
+
+    Without ``data``, MNIST's test set (``part`` None). With it, the test set the
+    training run held out when ``training`` (a model file's ``info["training"]``, whose
+    ``config`` records the run's absolute ``data`` path and ``split``) says the model was
+    trained on this very file by an experiment that splits it (SdA, VAE): :func:`split`
+    again, so the examples are the run's own test set (its first ``max_examples`` when the
+    run used only those), and the score compares with the run's. Otherwise, or with
+    ``whole_file``, all of ``data``, the phrase saying whether the model trained on it.
+    """
+    if data is None:
+        if whole_file:
+            raise DataError("--whole-file scores all of a --data file; MNIST's test set is "
+                            "scored as it is: pass --data, or drop --whole-file")
+        return dataset(None, data_dir, split="test"), None
+    images = load_images(data)
+    training = training if isinstance(training, dict) else {}
+    config = training.get("config", training.get("args"))  # "args": files before configs
+    config = config if isinstance(config, dict) else {}
+    run = f"dae train {training.get('experiment', '?')}"
+    if not _same_file(config.get("data"), images.source):
+        trained_on = config.get("data") or ("MNIST" if "data" in config else None)
+        why = (f"the model was trained on {trained_on}, not on this file" if trained_on else
+               "its model file records no training data")
+        return images, f"the whole file ({why})"
+    if "split" not in config:
+        return images, (f"the whole file, which the model trained on ({run} trains on all of "
+                        "--data: no test set held out)")
+    fractions, first = config["split"], config.get("max_examples")
+    if not (isinstance(fractions, list) and len(fractions) == 3
+            and all(isinstance(f, (int, float)) and 0 < f < 1 for f in fractions)
+            and (first is None or isinstance(first, int) and first >= 1)):
+        raise DataError(f"{images.source}: the model file records the split {fractions!r} of "
+                        "its training run, not three fractions: it was modified; pass "
+                        "--whole-file to score the whole file")
+    parts = split(images, fractions)
+    if whole_file:
+        return images, (f"the whole file (--whole-file), the {len(parts[0])} training and "
+                        f"{len(parts[1])} validation examples the model learned from included")
+    test = parts[2] if first is None else parts[2].take(slice(0, first), "first examples")
+    return test, (f"the test set {run} held out (--split {' '.join(f'{f:g}' for f in fractions)}"
+                  f"{f', its first {len(test)}' if first else ''}: {len(test)} of "
+                  f"{len(images)} examples; --whole-file scores them all)")
+
+
+def _same_file(recorded, path):
+    try:
+        return isinstance(recorded, str) and os.path.samefile(recorded, path)
+    except OSError:
+        return False
 
 
 def mnist(data_dir=None):

@@ -99,7 +99,8 @@ def test_3_the_loaders_refuse_a_fifo_when_called_from_python(tmp_path):
     previous = signal.signal(signal.SIGALRM, _raise_hung)  # a regression fails, never hangs
     signal.alarm(30)
     try:
-        for load in (customdata.load_images, customdata.dataset, customdata.three_sets):
+        for load in (customdata.load_images, customdata.dataset, customdata.three_sets,
+                     customdata.eval_set):
             with pytest.raises(customdata.DataError, match="f.npz is a FIFO .named pipe., not an "
                                ".npy/.npz array of images or a folder of PNGs"):
                 load(fifo)
@@ -157,6 +158,67 @@ def test_6_data_that_is_not_numbers_never_suggests_unpickling_on_any_data_path(
             assert said in line, (command, line)
             assert "pickle=" not in line and "unsafe" not in line and "trust" not in line, line
             assert "never unpickles" in line or "np.save" in line, line
+
+
+def test_6_eval_scores_the_test_set_its_training_held_out(tmp_path, capsys):
+    """A model trained on --data FILE and scored on FILE is scored on the run's test set (the
+    line says so), not on the examples it learned from; --whole-file scores them all; a
+    model trained on all of a file, or on another one, is scored on the whole file, saying so."""
+    from dae.customdata import SPLIT, load_images, split
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "xy.npz"
+    np.savez(data, x=(rng.random((200, 8, 8)) * 255).astype(np.uint8), y=rng.integers(0, 3, 200))
+    out = tmp_path / "sda"
+    status, _, err = _main(capsys, "train", "SdA", "--data", data, "--hidden-layers", 4,
+                           "--corruption-levels", 0.1, "--pretraining-epochs", 1,
+                           "--training-epochs", 1, "--mode", "py", "--quiet", "--output-dir", out)
+    assert status == 0, err
+    W, b, V, c = io.read(out / "best_model.npz").params[:4]
+
+    def wrong(images):  # the SdA's prediction, computed here (eq. 5 of dae.layers)
+        predicted = np.argmax(1 / (1 + np.exp(-(images.x @ W + b))) @ V + c, axis=1)
+        return int(np.sum(predicted != images.y))
+    test = split(load_images(data), SPLIT)[2]
+    status, text, _ = _main(capsys, "eval", out / "best_model.npz", "--data", data, "--mode", "py")
+    assert status == 0 and len(test) == 20
+    assert f"({wrong(test)} of 20 examples of {data} (test split) misclassified); scored the " \
+           "test set dae train SdA held out (--split 0.8 0.1 0.1: 20 of 200 examples; " \
+           "--whole-file scores them all)" in text, text
+    status, text, _ = _main(capsys, "eval", out / "best_model.npz", "--data", data, "--mode", "py",
+                            "--whole-file")
+    assert status == 0 and f"({wrong(load_images(data))} of 200 examples of {data} misclassified)" \
+        "; scored the whole file (--whole-file), the 160 training and 20 validation" in text, text
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(data.read_bytes())
+    status, text, _ = _main(capsys, "eval", out / "best_model.npz", "--data", copy, "--mode", "py")
+    assert status == 0 and "of 200 examples" in text and \
+        f"scored the whole file (the model was trained on {data.resolve()}, not on this file)" in text
+
+    x = tmp_path / "x.npy"
+    np.save(x, rng.random((200, 8, 8)).astype(np.float32))
+    status, _, err = _main(capsys, "train", "dA", "--data", x, "--n-hidden", 4, "--epochs", 1,
+                           "--corruption", 0.3, "--mode", "py", "--quiet", "--output-dir", tmp_path / "da")
+    assert status == 0, err
+    status, text, _ = _main(capsys, "eval", tmp_path / "da" / "dA_corruption_30.npz", "--data", x,
+                            "--mode", "py")
+    W, b, b_prime = io.read(tmp_path / "da" / "dA_corruption_30.npz").params
+    rows = load_images(x).x.astype(np.float64)
+    a = 1 / (1 + np.exp(-(rows @ W + b))) @ W.T + b_prime
+    cost = np.mean(np.sum(np.logaddexp(0, a) - rows * a, axis=1))
+    assert status == 0 and f"{cost:.4f} per example (clean input, mean over 200 examples of {x}); " \
+        "scored the whole file, which the model trained on (dae train dA trains on all of " \
+        "--data: no test set held out)" in text, text
+    status, text, _ = _main(capsys, "eval", _bare_dA(tmp_path), "--data", x, "--mode", "py")
+    assert status == 0 and "scored the whole file (its model file records no training data)" in text
+    assert "pass --data, or drop --whole-file" in _one_line(capsys, "eval", _bare_dA(tmp_path),
+                                                            "--whole-file")
+
+
+def _bare_dA(tmp_path):
+    """A 64-4 dA saved outside dae train: no record of its data."""
+    return io.save(dA(numpy_rng=np.random.RandomState(0), n_visible=64, n_hidden=4),
+                   tmp_path / "bare.npz")
 
 
 # 7 ------------------------------------------------------------------------------------
