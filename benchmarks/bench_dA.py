@@ -12,7 +12,11 @@ A peer that is not installed is skipped with a note. Repeats alternate between
 the contenders (the machine is shared: a slow spell hits all of them) and the
 medians are reported, with dae's ratio to each peer and the GFLOP/s of the five
 matrix products of each step, set against the sgemm peak measured here (a
-2000x2000 float32 product in NumPy). ``--variants`` adds dae-only timings
+2000x2000 float32 product in NumPy). Then, for each size, dae's epoch as the
+experiment runs it (``Session.fit``: progress bar, Ctrl-C and divergence
+checks, checkpoint, metrics and epoch line) against the bare loop of its
+compiled step, alternated epoch by epoch, with the overhead per step
+(``--no-experiment`` skips it). ``--variants`` adds dae-only timings
 against PyTensor's own Numba mode (``plain_numba``): a cA (batch 10), an SdA
 layer (the second dA of a 784-1000-1000 SdA, batch 20) and the SdA's
 pretraining at batch 1, as the tutorial runs it, in calls per second.
@@ -43,6 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="BLAS/XLA/PyTorch threads (default 1)")
     p.add_argument("--contenders", nargs="+", default=["dae", "numpy", "jax", "torch"],
                    choices=["dae", "numpy", "jax", "torch"])
+    p.add_argument("--no-experiment", action="store_true",
+                   help="skip the experiment path (Session.fit) against the bare step loop")
     p.add_argument("--variants", action="store_true",
                    help="also time the cA, SdA-layer and batch-1 variants (dae against plain_numba)")
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST folder (default $DAE_DATA_DIR)")
@@ -179,6 +185,84 @@ def torch_epoch(x, threads):
         return float(np.mean(costs))
 
     return epoch
+
+
+def experiment_path(x, mode, repeats, batch_size=BATCH):
+    """Seconds per epoch of the dA step four ways, alternated: the bare loop of its compiled
+    function, ``step(i)`` calls, :func:`dae.train.fit`, and ``Session.fit`` as
+    ``scripts/train_dA.py`` runs it (a progress bar, written to /dev/null). The bare contenders
+    run inside the session's epoch-end hook, on a second dA over the same data, so each session
+    epoch is timed from one hook to the next: its training, its checks and its epoch-end
+    work (checkpoint, metrics, the epoch line). Returns ``{name: [seconds...]}`` and the
+    stage's end (the learning curve, drawn once per stage) in seconds."""
+    import contextlib
+    import tempfile
+
+    import numpy as np
+    import pytensor
+    from dae.dA import dA
+    from dae.experiments.common import Report
+    from dae.random import RandomStreams
+    from dae.session import Session
+    from dae.train import compile_step, fit
+
+    def build():
+        rng = np.random.RandomState(123)
+        da = dA(rng, theano_rng=RandomStreams(rng.randint(2**30)), n_visible=D, n_hidden=H)
+        cost, updates = da.get_cost_updates(corruption_level=LEVEL, learning_rate=LR)
+        return da, compile_step({da.x: pytensor.shared(x, borrow=True)}, batch_size, cost, updates, mode)
+
+    (da, step), (_, other) = build(), build()
+    f, n = other.function, other.n_steps
+
+    def bare():
+        for i in range(n):
+            f(x[i * batch_size:(i + 1) * batch_size])
+
+    def calls():
+        for i in range(n):
+            other(i)
+
+    bare_ones = {"bare f(x[i*b:(i+1)*b])": bare, "step(i) loop": calls,
+                 "train.fit": lambda: fit(other, n, 1)}
+    for run in bare_ones.values():
+        run()  # compile, JIT, caches
+    times = {name: [] for name in [*bare_ones, "Session.fit"]}
+    last = []
+
+    def hook(record):
+        if last:
+            times["Session.fit"].append(time.perf_counter() - last[-1])
+        if record["epoch"] < repeats:  # epoch 0 is the warm-up
+            for name, run in bare_ones.items():
+                times[name].append(_timed(run))
+        last.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as folder, open(os.devnull, "w") as sink, \
+            contextlib.redirect_stderr(sink):
+        report = Report(line=lambda text: None, bars=True)
+        with Session("bench", {"size": len(x)}, output_dir=folder, report=report.line,
+                     progress=report.progress) as session:
+            session.fit("stage", da, step, repeats + 1, on_epoch=hook)
+            stage_end = time.perf_counter() - last[-1]
+    return times, stage_end
+
+
+def compare_experiment(args):
+    import numpy as np
+
+    for n in args.sizes:
+        times, stage_end = experiment_path(load_x(args.data_dir, n), args.mode, args.repeats)
+        steps = -(-n // BATCH)
+        bare = float(np.median(times["bare f(x[i*b:(i+1)*b])"]))
+        print(f"\nthe experiment path against the bare step loop: {n} examples, batch {BATCH}, "
+              f"{steps} steps, {args.repeats} alternated epochs (medians)")
+        print(f"  {'loop':24s} {'s/epoch':>8s} {'us/step':>8s} {'over bare':>10s} {'us/step':>8s}")
+        for name, t in times.items():
+            median = float(np.median(t))
+            print(f"  {name:24s} {median:8.3f} {1e6 * median / steps:8.1f} "
+                  f"{100 * (median / bare - 1):+9.1f}% {1e6 * (median - bare) / steps:+8.1f}")
+        print(f"  and once per stage (the learning curve): {stage_end:.3f} s")
 
 
 # -- dae-only variants, against PyTensor's own Numba mode -----------------------------------
@@ -346,6 +430,8 @@ def main(argv=None):
     print(f"sgemm peak (NumPy, 2000x2000 float32, {args.threads} thread(s)): {peak:.0f} GFLOP/s; "
           f"OpenBLAS kernels: {kernels} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')})")
     compare(args, peak)
+    if "dae" in args.contenders and not args.no_experiment:
+        compare_experiment(args)
     if args.variants:
         variants(args)
     return 0

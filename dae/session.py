@@ -428,16 +428,18 @@ class Session:
 
 
 def _merge(config, saved, typed):
-    """The config a resumed run goes on with (:func:`dae.experiments.configs.merge`); a dict
-    config (a run of the library) must match the saved one but for its ``mode``."""
+    """The config a resumed run goes on with: :func:`dae.experiments.configs.merge`. A dict
+    config (a run of the library) is merged as a Config of its keys and the saved ones, all
+    set, of which only ``mode`` may change: it must match the saved one but for its mode."""
+    from dae.experiments.configs import ConfigError, merge
+
     if dataclasses.is_dataclass(config):
-        from dae.experiments.configs import merge
         return merge(type(config), saved, config, typed)
-    from dae.experiments.configs import _jsonable, flag, show
-    for key, value in saved.items():
-        mine = _jsonable(config.get(key))
-        if key != "mode" and mine != value:
-            raise SessionError(f"{flag(key)} {show(mine)} differs from the run being resumed "
-                               f"({flag(key)} {show(value)}); drop it to resume that run as it "
-                               "was, or start a new run with another --output-dir")
+    keys = dict.fromkeys([*config, *saved])
+    cls = dataclasses.make_dataclass("Config", [(k, object, dataclasses.field(default=None)) for k in keys],
+                                     namespace={"MAY_CHANGE": ("mode",)})
+    try:
+        merge(cls, saved, cls(**config))
+    except ConfigError as exc:
+        raise SessionError(str(exc)) from None
     return config

@@ -291,3 +291,32 @@ def test_fit_returns_the_epochs_run_now_as_a_history(tmp_path):
         history = session.fit("one", model, step, 2)
     assert isinstance(history, History) and [r["epoch"] for r in history] == [0, 1]
     assert repr(history).startswith("History(2 epochs: one 2; last one epoch 1: cost ")
+
+
+def test_a_session_epoch_adds_next_to_nothing_per_step(tmp_path):
+    """Issue 22 item 5: the session's work is per epoch (checkpoint, metrics, the line), not
+    per minibatch: over a step that costs nothing, an epoch of 20,000 steps with a progress
+    bar stays far below 50 us a step (5% of a dA step at batch 20)."""
+    import io as _io
+    import time
+
+    from tqdm import tqdm
+
+    class Free:
+        n_steps, value = 20000, np.float32(1.5)
+
+        def __call__(self, index):
+            return self.value
+
+        def state_variables(self):
+            return []
+
+    def bar(description):
+        return lambda batches, epoch: tqdm(batches, file=_io.StringIO(), mininterval=0.5)
+
+    model, ends = dA(np.random.RandomState(0), n_visible=12, n_hidden=5), []
+    with Session("test", {"mode": "py"}, output_dir=tmp_path / "run", progress=bar) as session:
+        # from one epoch's hook to the next: an epoch's steps, checks and epoch-end work
+        session.fit("s", model, Free(), 4, on_epoch=lambda record: ends.append(time.perf_counter()))
+    seconds = min(np.diff(ends))
+    assert seconds / Free.n_steps < 50e-6, f"{1e6 * seconds / Free.n_steps:.1f} us a step"
