@@ -7,7 +7,7 @@ import pytest
 
 from dae import cli
 from dae.experiments import SdA, cA, dA, sA, vae
-from dae.experiments.configs import ConfigError, add_flags, from_flags, merge
+from dae.experiments.configs import ConfigError, add_flags, command_line, from_flags, merge
 
 EXPERIMENTS = {"dA": dA, "cA": cA, "sA": sA, "vae": vae, "SdA": SdA}
 
@@ -125,6 +125,18 @@ def test_each_experiment_declares_what_a_resumed_run_may_change():
     for module in EXPERIMENTS.values():
         names = {f.name for f in dataclasses.fields(module.Config)}
         assert set(module.Config.MAY_CHANGE) <= names, module.__name__
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_command_line_writes_the_non_default_fields_and_parses_back_to_the_config(name):
+    module = EXPERIMENTS[name]
+    config = module.Config(epochs=3, seed=7, mode="py") if name != "SdA" else \
+        module.Config(pretraining_epochs=0, seed=7, mode="py")
+    words = command_line(config, name).split()
+    assert words[:3] == ["dae", "train", name] and "--output-dir" not in words
+    parsed = from_flags(module.Config, add_flags(argparse.ArgumentParser(), module.Config).parse_args(words[3:]))
+    assert parsed == config, "the command must rebuild the same config"
+    assert command_line(module.Config(), name) == f"dae train {name}", "defaults give no flags"
 
 
 # -- a run from Python, as a notebook cell does ----------------------------------------------------

@@ -279,6 +279,22 @@ def add_flags(parser, cls):
     return parser
 
 
+def command_line(config, model, skip=("output_dir",)):
+    """The ``dae train <model>`` command that builds ``config``: its non-default fields as
+    flags (those in ``skip`` left out), so a command shown in a report is the config's own."""
+    import shlex
+
+    words = ["dae", "train", model]
+    for f in dataclasses.fields(config):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        value = getattr(config, f.name)
+        if f.name in skip or _jsonable(value) == _jsonable(default):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        words += [flag(f.name), *(shlex.quote(str(v)) for v in values)]
+    return " ".join(words)
+
+
 def from_flags(cls, namespace):
     """The ``cls`` of the flags parsed into ``namespace`` (other attributes ignored)."""
     return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)
