@@ -58,7 +58,7 @@ def test_sda_on_an_npz_splits_it_stratified_and_saves_a_model_dae_eval_reads(tmp
     assert record.info["image_shape"] == [8, 8] and record.info["classes"] == ["0", "1", "2"]
     assert record.info["training"]["config"]["data"] == str(data.resolve())
     status, text, _ = _main(capsys, "eval", out / "best_model.npz", "--data", data, "--mode", "py")
-    assert status == 0 and text.startswith("test error: ") and f"of 40 examples of {data}" in text
+    assert status == 0 and text.startswith("test error: ") and f"of 4 examples of {data} (test split)" in text
 
 
 def test_sda_on_a_png_class_tree_takes_the_sorted_subfolders_as_classes(tmp_path, capsys):
