@@ -41,7 +41,10 @@ MODES = ["py", "numba", "jax"]
 
 
 def versions():
-    return {name: version(name) for name in PACKAGES}
+    # OpenBLAS's kernel choice changes float sums as a release does: the pins were recorded
+    # with the machine forcing OPENBLAS_CORETYPE=Haswell (AVX2 kernels), so they hold there only.
+    return {**{name: version(name) for name in PACKAGES},
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
 
 
 def fingerprint(out):
