@@ -15,6 +15,7 @@ modules it calls do not print.
     dae info FILE                    what a model file holds
     dae theano SCRIPT [ARGS...]      run an original Theano tutorial file on dae.theano
     dae mnist-pkl FOLDER             write the tutorials' mnist.pkl.gz from the IDX files
+    dae reproduce [--quick]          the literature's tables and figures, reproduced (dae.report)
 
 Exit status: 0 done, 1 a user error (bad input, a diverging run), 2 bad flags,
 130 Ctrl-C (the run's checkpoint is saved; the message says how to resume).
@@ -120,7 +121,42 @@ def build_parser(prog="dae"):
                    help="folder with MNIST's four IDX .gz files (default: $DAE_DATA_DIR, then "
                         "data/, downloading if absent)")
     p.set_defaults(run=cmd_mnist_pkl)
+    _reproduce_flags(sub.add_parser(
+        "reproduce", help="the literature's tables and figures on MNIST, reproduced (report.md)",
+        description="Train and evaluate every model of the report (dae.report) into --output-dir: "
+                    "its tables in report.md, each row with the command that reproduces it. "
+                    "Finished runs and sections are reused; an interrupted run resumes."))
     return parser
+
+
+def _reproduce_flags(p):
+    p.add_argument("--quick", action="store_true",
+                   help="the same pipeline in miniature: 500/200/200 examples, one or two epochs, "
+                        "one seed, small models, the py compile mode (minutes)")
+    p.add_argument("--only", nargs="+", metavar="SECTION", default=None,
+                   help="(re)run these sections, by name or number: probe, deep, cae, pca, vae, "
+                        "sparse, readme (1-7)")
+    p.add_argument("--units", nargs="*", metavar="UNIT", default=None,
+                   help="run these units (none named: every unit not done yet, cheapest first) "
+                        "and render units.md from units/*.json")
+    p.add_argument("--redo", nargs="+", metavar="UNIT", default=[],
+                   help="with --units: rerun these units although done")
+    p.add_argument("--output-dir", type=Path, default=None,
+                   help="the report's folder (default: report, or report-quick with --quick)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST's folder (default: $DAE_DATA_DIR, then data/)")
+    p.add_argument("--mode", default=None, help="compile mode (default: numba, or py with --quick)")
+    p.set_defaults(run=cmd_reproduce)
+
+
+def cmd_reproduce(args):
+    from dae.report import reproduce
+
+    if args.redo and args.units is None:
+        raise UserError("--redo names units: give --units too (e.g. --units --redo vae-s1)")
+    reproduce(args.output_dir, quick=args.quick, only=args.only, units=args.units, redo=args.redo,
+              mode=args.mode, data_dir=args.data_dir, log=say)
+    return 0
 
 
 # -- the tutorials' own files ----------------------------------------------------------------

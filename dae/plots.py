@@ -63,15 +63,12 @@ def learning_curve(history, path):
         NaN and inf are left out (a diverged epoch shows as the end of its line).
     path : where the PNG goes, written atomically.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     metrics = _metrics(history)
     stages = list(dict.fromkeys(r["stage"] for r in history))
-    figure = Figure(figsize=(7, 0.4 + 2.6 * len(metrics)), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    for ax, metric in zip(figure.subplots(len(metrics), 1, squeeze=False)[:, 0], metrics):
+    chart = figure((7, 0.4 + 2.6 * len(metrics)))
+    for ax, metric in zip(chart.subplots(len(metrics), 1, squeeze=False)[:, 0], metrics):
         shown = []
         for i, stage in enumerate(stages):
             points = [(r["epoch"], float(r[metric])) for r in history
@@ -90,8 +87,23 @@ def learning_curve(history, path):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(title="stage", fontsize="small")
+    return save_figure(chart, path)
+
+
+def figure(size=(7, 4)):
+    """A matplotlib ``Figure`` of ``size`` inches on the Agg canvas (no pyplot: no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    chart = Figure(figsize=size, dpi=100, layout="constrained")
+    FigureCanvasAgg(chart)
+    return chart
+
+
+def save_figure(chart, path):
+    """``chart`` as a PNG at ``path``, whole or not at all; returns ``path``."""
     png = io.BytesIO()
-    figure.savefig(png, format="png")
+    chart.savefig(png, format="png")
     with atomic_write(path, "wb") as f:
         f.write(png.getvalue())
     return path

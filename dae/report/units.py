@@ -1,0 +1,108 @@
+"""The report's units: one trained model and all its evaluations each, committed as it finishes.
+
+A unit writes units/<name>.json (its numbers, commands, wall times, config, mode and dae commit)
+and its figures under figures/<name>/; units.md is rendered from those files alone, so the
+committed report needs no weights (runs/, with checkpoints and models, stays uncommitted).
+"""
+import json
+import re
+import time
+
+from dae import interrupt
+from dae.report import probe, vae
+from dae.report.common import COMMAND, dae_commit, mean_sd, minutes, table, write_text
+
+# Units recorded before the report moved into dae name the script it was then.
+OLD_COMMAND = "python benchmarks/reproduce.py"
+
+
+def unit_list(c):
+    """Every unit, cheapest first: {name: function(runs, c, out) -> record}."""
+    return {**probe.units(c), **vae.units(c)}
+
+
+def run_units(runs, c, out, names, redo, command, again=None):
+    """Runs each named unit whose results file is missing (or is in ``redo``), then renders
+    units.md. ``command`` is the one each record names; ``again`` (default the same) the one a
+    Ctrl-C says to run to resume (a record is kept only of a unit that finished)."""
+    units = unit_list(c)
+    for name in names:
+        path = out / "units" / f"{name}.json"
+        if path.exists() and name not in redo:
+            runs.log(f"[{name}] done already: {path}")
+            continue
+        started = time.time()
+        runs.log(f"[{name}] unit started")
+        try:
+            record = units[name](runs, c, out)
+            interrupt.check()  # a Ctrl-C the unit's code swallowed: its record is not kept
+        except KeyboardInterrupt:
+            message = (f"interrupted in unit {name}: no results written for it; run "
+                       f"`{again or command} --units {name}` to resume it")
+            runs.log(message)
+            raise KeyboardInterrupt(message) from None
+        record.update(unit=name, command=f"{command} --units {name}", seconds=time.time() - started,
+                      mode=runs.mode, commit=dae_commit(),
+                      config={k: v for k, v in c.items() if k != "vae_flags"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(record, indent=1, default=float))
+        write_unit_report(out)
+        runs.log(f"[{name}] unit done in {minutes(record['seconds'])}: {path}")
+    write_unit_report(out)
+
+
+def as_dae(command):
+    return command.replace(OLD_COMMAND, COMMAND)
+
+
+def write_unit_report(out):
+    """units.md: the unit tables, from units/*.json alone."""
+    records = [json.loads(p.read_text()) for p in sorted((out / "units").glob("*.json"))]
+    if not records:
+        return
+    c, probes, vaes = records[0]["config"], {}, {}
+    for r in records:
+        for row, v in r["rows"].items():
+            if r["section"] == "vae":
+                e = vaes.setdefault(row, {"elbo": [], "nll": [], "seconds": 0.0, "seeds": [], "commands": set(),
+                                          "method": v.get("test_nll_method", "")})
+                e["elbo"].append(v["test_elbo"])
+                e["nll"].append(v["test_nll"])
+                e["seconds"] += r["train_seconds"] + r["seconds"]  # the run (training, NLL) and the unit
+                e["commands"].add(re.sub(r"--seed \d+", "--seed {seed}", r["train_command"]))
+            else:
+                e = probes.setdefault(row, {"test": [], "valid": [], "l2": [], "seconds": 0.0,
+                                            "features": v["features"], "commands": set(), "seeds": []})
+                e["test"].append(v["test_error"])
+                e["valid"].append(v["valid_error"])
+                e["l2"].append(v["l2"])
+                e["seconds"] += v["probe_seconds"] + r["train_seconds"] / len(r["rows"])
+                e["commands"].add(as_dae(r["command"]).rsplit("-s", 1)[0] + ("-s{seed}" if r["seed"] else ""))
+            e["seeds"].append(r["seed"])
+    rows = [[row, e["features"], mean_sd(e["test"], 100), mean_sd(e["valid"], 100),
+             ", ".join(f"{v:g}" for v in e["l2"]), ", ".join(str(s) for s in e["seeds"] if s) or "-",
+             "; ".join(f"`{cmd}`" for cmd in sorted(e["commands"])), minutes(e["seconds"])]
+            for row, e in probes.items()]
+    text = ["# The report's units (issue 20)\n",
+            f"Rendered from `units/*.json` alone by `{COMMAND} --units`; each unit is one trained "
+            "model with all its evaluations. Wall time: the row's share of its run's training plus "
+            "its probe, summed over seeds.\n",
+            f"## {probe.TITLE}\n",
+            probe.describe(c) + " Mean ± sample sd over the seeds listed.\n",
+            table(["features", "dim", "test error %", "valid error %", "L2 chosen", "seeds", "command",
+                   "wall time"], rows), ""]
+    text += [f"![{f}]({f})" for r in records for f in r["figures"] if "filters" in f]
+    if vaes:
+        text += ["", f"## {vae.TITLE}\n",
+                 "784-512-512-50 VAE, ReLU, Adam 1e-3 x 0.98 per epoch, batch 100, dynamic binarization; "
+                 "test set binarized once (seed 0); ELBO with one z per image; NLL = -L_k (the IWAE bound) "
+                 "with the k given. beta != 1 makes the training cost no bound: ELBO and NLL are reported "
+                 "with beta = 1. Wall time: training and evaluation, summed over seeds.\n",
+                 table(["model", "test ELBO (nats)", "test NLL (nats)", "NLL method", "seeds", "command",
+                        "wall time"],
+                       [[row, mean_sd(e["elbo"]), mean_sd(e["nll"]), e["method"], ", ".join(map(str, e["seeds"])),
+                         "; ".join(f"`{cmd}`" for cmd in sorted(e["commands"])), minutes(e["seconds"])]
+                        for row, e in vaes.items()]),
+                 "", f"Anchors: {vae.ANCHORS}.", ""]
+        text += [f"![{f}]({f})" for r in records if r["section"] == "vae" for f in r["figures"]]
+    write_text(out / "units.md", "\n".join(text) + "\n")
