@@ -38,6 +38,7 @@ callback.
 import contextlib
 import dataclasses
 import hashlib
+import os
 import shlex
 from pathlib import Path
 
@@ -338,11 +339,31 @@ class Session:
         if self._own_handler:
             interrupt.uninstall()
             self._own_handler = False
+        if getattr(self, "_reading", None) is not None:
+            self._reading.__exit__(None, None, None)
+            self._reading = None
         self._folder.release()
 
     def __enter__(self):
+        from dae.utils import reads_in, reading
+
         self._own_handler = not interrupt.installed() and interrupt.install(replace=True)
+        self._reading = reading(*self._inputs(), besides=self.output_dir)
+        self._reading.__enter__()
+        clash = reads_in(self.output_dir)
+        if clash:  # a link in the output folder to the data: refused now, not after training
+            self.close()
+            raise SessionError(f"{clash[0]} is {clash[1]}, which this run reads: the run would "
+                               "write over it; remove that link (or pass another --output-dir)")
         return self
+
+    def _inputs(self):
+        """What the run reads (its data file or folder), which none of its writes may replace."""
+        get = self.config.get if isinstance(self.config, dict) else \
+            (lambda name, default=None: getattr(self.config, name, default))
+        from dae.data import DEFAULT_DATA_DIR, ENV_VAR
+
+        return [get("data"), get("data_dir") or os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR]
 
     def __exit__(self, kind, exc, tb):
         from dae.utils import WriteError

@@ -7,6 +7,7 @@ writes files (models, checkpoints, metrics, downloads, pictures), so that a cras
 or a Ctrl-C mid-write never leaves a truncated file behind.
 """
 import contextlib
+import contextvars
 import errno
 import os
 import stat
@@ -230,7 +231,55 @@ def write_target(path, protect=()):
                 same = "" if Path(os.fspath(source)) == path else f" ({source})"
                 raise PathError(f"{path} is the file being read{same}: writing there would "
                                 "destroy it; pass another path")
+    source = _READING.get().get((st.st_dev, st.st_ino))
+    if source is not None:
+        raise PathError(f"{path} is {source}, which this run reads: writing there would destroy "
+                        "it; remove that link (or pass another output folder)")
     return target
+
+
+#: The files the code running now reads (its data), by (device, inode): see :func:`reading`.
+_READING = contextvars.ContextVar("dae_reading", default={})
+
+
+@contextlib.contextmanager
+def reading(*paths, besides=None):
+    """While inside, :func:`write_target` (every write of dae's) refuses the files at ``paths``,
+    and the files in those that are folders and in their subfolders (MNIST's folder, a folder
+    of PNGs by class), under whatever name: a run's inputs, which a symlink in its output folder
+    may point at. None among ``paths`` is skipped; so is what is in the folder ``besides`` (the
+    run's own output folder, should it lie inside its data folder)."""
+    files = dict(_READING.get())
+    own = os.path.realpath(besides) + os.sep if besides is not None else None
+    for path in paths:
+        if path is None:
+            continue
+        found = [Path(path)]
+        if os.path.isdir(path):
+            found = [p for p in Path(path).iterdir() if p.is_file()]
+            found += [p for sub in Path(path).iterdir() if sub.is_dir() for p in sub.iterdir()]
+        for file in found:
+            if own and os.path.realpath(file).startswith(own):
+                continue
+            with contextlib.suppress(OSError):
+                st = os.stat(file)
+                if stat.S_ISREG(st.st_mode):
+                    files[(st.st_dev, st.st_ino)] = file
+    token = _READING.set(files)
+    try:
+        yield files
+    finally:
+        _READING.reset(token)
+
+
+def reads_in(folder):
+    """The first entry of ``folder`` that is (or links to) a file being read, or None."""
+    for entry in sorted(Path(folder).iterdir()) if os.path.isdir(folder) else []:
+        with contextlib.suppress(OSError):
+            st = os.stat(entry)
+            if (st.st_dev, st.st_ino) in _READING.get():
+                return entry, _READING.get()[(st.st_dev, st.st_ino)]
+    return None
 
 
 def _current_umask():

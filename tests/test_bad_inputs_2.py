@@ -72,6 +72,50 @@ def test_1_out_never_destroys_what_is_there(tmp_path, model, capsys):
     assert "is replaced" in " ".join(help_text.split())
 
 
+
+@pytest.mark.parametrize("name", ["metrics.jsonl", "checkpoint.npz", "dA_corruption_0.npz",
+                                  "learning_curve.png"])
+def test_1_a_link_in_the_output_folder_to_the_run_s_own_data_is_refused_before_training(
+        tmp_path, capsys, name):
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).random((40, 16)).astype(np.float32))
+    before = data.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(data)
+    flags = ["train", "dA", "--data", data, "--n-hidden", "4", "--epochs", "1", "--corruption", "0",
+             "--output-dir", out, "--quiet", "--mode", "py"]
+    line = _one_line(capsys, *flags)
+    assert f"{name} is {data}, which this run reads" in line and "remove that link" in line
+    assert data.read_bytes() == before and not (out / "metrics.jsonl").is_file() or name == "metrics.jsonl"
+    (out / name).unlink()  # without the link it runs; a link made during the run is refused at its write
+    status, _, err = _main(capsys, *flags)
+    assert status == 0, err
+    (out / "learning_curve.png").unlink()
+    (out / "learning_curve.png").symlink_to(data)
+    from dae import utils
+
+    with utils.reading(data):
+        with pytest.raises(utils.PathError, match="which this run reads"):
+            utils.save_png(np.zeros((2, 2), np.uint8), out / "learning_curve.png")
+    utils.save_png(np.zeros((2, 2), np.uint8), out / "learning_curve.png")  # outside a run: written through
+    assert data.read_bytes() != before
+
+
+def test_1_a_run_whose_output_folder_is_inside_its_data_folder_still_resumes(tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.random.default_rng(0).random((40, 16)).astype(np.float32))
+    flags = ["train", "dA", "--data", folder / "x.npy", "--n-hidden", "4", "--corruption", "0",
+             "--output-dir", folder / "run", "--quiet", "--mode", "py"]
+    assert _main(capsys, *flags, "--epochs", "1")[0] == 0
+    from dae import utils
+
+    with utils.reading(folder, besides=folder / "run"):  # the data folder, less the run's own files
+        assert utils.reads_in(folder / "run") is None
+    status, _, err = _main(capsys, *flags, "--epochs", "2", "--resume")
+    assert status == 0, err
+
 # 3 ------------------------------------------------------------------------------------
 def test_3_a_fifo_is_refused_before_it_is_opened(tmp_path, model, capsys):
     signal.alarm(60)  # a regression would hang on the FIFO's open: fail instead
