@@ -68,7 +68,9 @@ def write_unit_report(out):
                                           "method": v.get("test_nll_method", "")})
                 e["elbo"].append(v["test_elbo"])
                 e["nll"].append(v["test_nll"])
-                e["seconds"] += r["train_seconds"] + r["seconds"]  # the run (training, NLL) and the unit
+                # the run (training, NLL), plus the unit's own work when it reused a finished run
+                e["seconds"] += r["seconds"] if r["seconds"] >= r["train_seconds"] \
+                    else r["train_seconds"] + r["seconds"]
                 e["commands"].add(re.sub(r"--seed \d+", "--seed {seed}", r["train_command"]))
             else:
                 e = probes.setdefault(row, {"test": [], "valid": [], "l2": [], "seconds": 0.0,
