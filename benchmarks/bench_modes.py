@@ -433,7 +433,16 @@ def dae_contender(row, mode, x, y):
     def call(i):
         return step(i, *values)
     first = [float(v) for v in np.ravel(call(0))]
-    return (lambda: fit(call, step.n_steps, 1, names=[f"out{i}" for i in range(len(first))])), first
+    passes = iter(range(1, 10 ** 6))
+
+    def one_pass():
+        # Each pass a later epoch of one run (the model trains on across passes, as the peers'
+        # do): its divergence check is a later epoch's (finite, in bounds). As epoch 0, a model
+        # already trained by earlier passes could have a first step far below its mean.
+        epoch = next(passes)
+        return fit(call, step.n_steps, epoch + 1, names=[f"out{i}" for i in range(len(first))],
+                   start_epoch=epoch)
+    return one_pass, first
 
 
 def init_values(graph):

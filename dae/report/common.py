@@ -25,7 +25,7 @@ FULL = dict(
     examples=None, seeds=[1, 2, 3], hidden=500, ae_epochs=15, ca_epochs=20, sa_epochs=30,
     ae_batch=None, deep_hidden=[1000, 1000, 1000], pretraining_epochs=15, training_epochs=25,
     deep_batch=10, vae_hidden=[512, 512], vae_latent=50, vae_epochs=100, nll_k=5000, sweep_k=1000,
-    iwae_k=[5, 50], vae_flags=[],
+    iwae_k=[5, 50], iwae_epochs={"50": 30}, vae_flags=[],
     sparse_hidden=196, lbfgs_epochs=8, lbfgs_iterations=50, probe_iterations=300,
     probe_l2=[1e-2, 1e-3, 1e-4], pca_iterations=1000, cae_points=1000, spectrum_points=200,
 )
@@ -193,6 +193,27 @@ def seeds_flag(seeds):
 def over_seeds(command, seed, seeds):
     """A seed's command written for all of them (``--seed {1,2,3}``)."""
     return command.replace(f"--seed {seed}", f"--seed {seeds_flag(seeds)}")
+
+
+def merge_seeds(measured):
+    """A section's rows over seeds, from ``[(seed, {row: {key: value}})]`` (one seed's runs, or
+    one unit's record): each number listed in seed order, the wall times (``seconds``) summed,
+    the ``command`` written over the row's seeds."""
+    rows, first = {}, {}
+    for seed, by_row in measured:
+        for row, values in by_row.items():
+            entry = rows.setdefault(row, {"seeds": [], "seconds": 0.0})
+            entry["seeds"].append(seed)
+            for key, value in values.items():
+                if key == "seconds":
+                    entry["seconds"] += value
+                elif key == "command":
+                    first.setdefault(row, (value, seed))
+                else:
+                    entry.setdefault(key, []).append(value)
+    for row, (command, seed) in first.items():
+        rows[row]["command"] = over_seeds(command, seed, rows[row]["seeds"])
+    return rows
 
 
 def bar_chart(path, labels, values, title, label, horizontal=False, lines=()):

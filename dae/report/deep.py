@@ -3,7 +3,8 @@ not at all (the SdA experiment with ``--layer-type`` and ``--pretraining-epochs 
 error of the model of the best validation error."""
 import numpy as np
 
-from dae.report.common import bar_chart, mean_sd, minutes, over_seeds, seeds_flag, table
+from dae.report.common import bar_chart, keep_figures, last_metrics, mean_sd, merge_seeds, minutes, \
+    seeds_flag, table
 
 TITLE = "2. Deep networks fine-tuned"
 # The SdA configuration of benchmarks/sda_full_run.md (run 4, 1.30%), for every pretraining.
@@ -17,30 +18,38 @@ VARIANTS = {"stacked dA (SdA)": ("sda", ["--layer-type", "dA"]),
             "no pretraining": ("none", ["--layer-type", "dA", "--pretraining-epochs", "0"])}
 
 
-def run(runs, c, out):
+def train(runs, c, row, seed):
+    """One network of ``row`` for ``seed``: (its run's name, {test_error, valid_error, epoch,
+    seconds, command}) of the model of the best validation error."""
     from dae import io
 
-    sizes = "-".join(map(str, [784] + c["deep_hidden"] + [10]))
+    short, flags = VARIANTS[row]
+    name = f"deep-{short}-s{seed}"
     base = ["--hidden-layers", *map(str, c["deep_hidden"]), *DEEP_FLAGS, "--batch-size", str(c["deep_batch"]),
-            "--pretraining-epochs", str(c["pretraining_epochs"]), "--training-epochs", str(c["training_epochs"])]
-    results = {}
-    for row, (short, flags) in VARIANTS.items():
-        entry = results[row] = {"test_error": [], "valid_error": [], "epoch": [], "seconds": 0.0}
-        for seed in c["seeds"]:
-            name = f"deep-{short}-s{seed}"
-            trained = runs.experiment(name, "SdA", [*base, *flags, "--seed", str(seed)])
-            best = io.read(runs.folder(name) / "best_model.npz").info["training"]["best"]
-            entry["test_error"].append(best["test_error"])
-            entry["valid_error"].append(best["valid_error"])
-            entry["epoch"].append(best["epoch"])
-            entry["seconds"] += trained["seconds"]
-            entry["command"] = over_seeds(trained["command"], seed, c["seeds"])
-            runs.log(f"[deep] {row}, seed {seed}: test {best['test_error']:.2%} at its best validation")
-    rows = list(results)
-    bar_chart(out / "deep_errors.png", rows, [100 * np.array(results[r]["test_error"]) for r in rows],
-              f"{sizes}, seed{'s' if len(c['seeds']) > 1 else ''} {seeds_flag(c['seeds'])}", "test error (%) at the best validation epoch",
+            "--training-epochs", str(c["training_epochs"])]
+    if "--pretraining-epochs" not in flags:
+        base += ["--pretraining-epochs", str(c["pretraining_epochs"])]
+    trained = runs.experiment(name, "SdA", [*base, *flags, "--seed", str(seed)])
+    best = io.read(runs.folder(name) / "best_model.npz").info["training"]["best"]
+    runs.log(f"[deep] {row}, seed {seed}: test {best['test_error']:.2%} at its best validation")
+    return name, {"test_error": best["test_error"], "valid_error": best["valid_error"],
+                  "epoch": best["epoch"], "seconds": trained["seconds"], "command": trained["command"]}
+
+
+def run(runs, c, out):
+    rows = merge_seeds([(seed, {row: train(runs, c, row, seed)[1]}) for row in VARIANTS for seed in c["seeds"]])
+    return result(rows, c, out, "deep_errors.png")
+
+
+def result(rows, c, out, figure):
+    """The section's result from its rows, its bar chart drawn at ``out / figure``."""
+    sizes = "-".join(map(str, [784] + c["deep_hidden"] + [10]))
+    seeds = sorted({seed for r in rows.values() for seed in r["seeds"]})
+    bar_chart(out / figure, list(rows), [100 * np.array(r["test_error"]) for r in rows.values()],
+              f"{sizes}, seed{'s' if len(seeds) > 1 else ''} {seeds_flag(seeds)}",
+              "test error (%) at the best validation epoch",
               lines=[(1.30, "SdA tutorial 1.30%"), (1.14, "CAE (Rifai 2011) 1.14%")])
-    return {"rows": results, "figures": ["deep_errors.png"], "anchors": ANCHORS,
+    return {"rows": rows, "figures": [figure], "anchors": ANCHORS,
             "config": (f"{sizes}; pretraining {c['pretraining_epochs']} epochs a layer, batch 50 at "
                        f"0.25 (dA corruption 0.1/0.2/0.3; cA contraction 0.1 each layer; sA rho 0.1, "
                        f"beta 3, lambda 3e-3, squared error); fine-tuning batch {c['deep_batch']} at 0.1 "
@@ -51,7 +60,33 @@ def run(runs, c, out):
 
 def render(s):
     rows = [[row, mean_sd(r["test_error"], 100), mean_sd(r["valid_error"], 100),
-             ", ".join(map(str, r["epoch"])), f"`{r['command']}`", minutes(r["seconds"])]
-            for row, r in s["rows"].items()]
-    return table(["pretraining", "test error %", "valid error %", "best epoch(s)", "command", "wall time"],
-                 rows) + f"\n\nAnchors: {s['anchors']}."
+             ", ".join(map(str, r["epoch"])), ", ".join(map(str, r["seeds"])), f"`{r['command']}`",
+             minutes(r["seconds"])] for row, r in s["rows"].items()]
+    return table(["pretraining", "test error %", "valid error %", "best epoch(s)", "seeds", "command",
+                  "wall time"], rows) + f"\n\nAnchors: {s['anchors']}."
+
+
+# -- units: one network each --------------------------------------------------------------------
+def unit(runs, c, out, row, seed):
+    """Unit deep-<variant>-s<seed>: train (or reuse) one network; its best model's errors."""
+    name, values = train(runs, c, row, seed)
+    return {"section": "deep", "seed": seed, "rows": {row: values}, "metrics": last_metrics(runs.folder(name)),
+            "figures": keep_figures(runs, name, name, out)}
+
+
+def from_units(records, c, out):
+    """The section's result from its units' records (its chart under figures/)."""
+    rows = merge_seeds([(r["seed"], r["rows"]) for r in records])
+    return result({row: rows[row] for row in VARIANTS if row in rows}, c, out, "figures/deep_errors.png")
+
+
+def units(c):
+    """{unit name: function(runs, c, out) -> record}, cheapest first: the protocol's seeds for the
+    SdA and no pretraining, the first seed for the stacked cA and sA."""
+    order = ["no pretraining", "stacked dA (SdA)", "stacked sA", "stacked cA"]
+    found = {}
+    for row in order:
+        for seed in c["seeds"] if row in ("no pretraining", "stacked dA (SdA)") else c["seeds"][:1]:
+            found[f"deep-{VARIANTS[row][0]}-s{seed}"] = (lambda runs, c, out, row=row, seed=seed:
+                                                         unit(runs, c, out, row, seed))
+    return found

@@ -9,7 +9,7 @@ import re
 import time
 
 from dae import interrupt
-from dae.report import probe, vae
+from dae.report import cae, deep, pca, probe, sparse, vae
 from dae.report.common import COMMAND, dae_commit, mean_sd, minutes, table, write_text
 
 # Units recorded before the report moved into dae name the script it was then.
@@ -17,8 +17,9 @@ OLD_COMMAND = "python benchmarks/reproduce.py"
 
 
 def unit_list(c):
-    """Every unit, cheapest first: {name: function(runs, c, out) -> record}."""
-    return {**probe.units(c), **vae.units(c)}
+    """Every unit, cheapest first (the IWAE k = 50 last): {name: function(runs, c, out) -> record}."""
+    return {**probe.units(c), **pca.units(c), **sparse.units(c), **cae.units(c), **deep.units(c),
+            **vae.units(c)}
 
 
 def run_units(runs, c, out, names, redo, command, again=None):
@@ -61,7 +62,7 @@ def write_unit_report(out):
     if not records:
         return
     c, probes, vaes = records[0]["config"], {}, {}
-    for r in records:
+    for r in (r for r in records if r["section"] in ("probe", "vae")):
         for row, v in r["rows"].items():
             if r["section"] == "vae":
                 e = vaes.setdefault(row, {"elbo": [], "nll": [], "seconds": 0.0, "seeds": [], "commands": set(),
@@ -88,12 +89,13 @@ def write_unit_report(out):
     text = ["# The report's units (issue 20)\n",
             f"Rendered from `units/*.json` alone by `{COMMAND} --units`; each unit is one trained "
             "model with all its evaluations. Wall time: the row's share of its run's training plus "
-            "its probe, summed over seeds.\n",
-            f"## {probe.TITLE}\n",
-            probe.describe(c) + " Mean ± sample sd over the seeds listed.\n",
-            table(["features", "dim", "test error %", "valid error %", "L2 chosen", "seeds", "command",
-                   "wall time"], rows), ""]
-    text += [f"![{f}]({f})" for r in records for f in r["figures"] if "filters" in f]
+            "its probe, summed over seeds.\n"]
+    if probes:
+        text += [f"## {probe.TITLE}\n", probe.describe(c) + " Mean ± sample sd over the seeds listed.\n",
+                 table(["features", "dim", "test error %", "valid error %", "L2 chosen", "seeds", "command",
+                        "wall time"], rows), ""]
+        text += [f"![{f}]({f})" for r in records if r["section"] == "probe" for f in r["figures"] if "filters" in f]
+    text += section_text(out, c, records, (deep, cae, pca))
     if vaes:
         text += ["", f"## {vae.TITLE}\n",
                  "784-512-512-50 VAE, ReLU, Adam 1e-3 x 0.98 per epoch, batch 100, dynamic binarization; "
@@ -107,4 +109,20 @@ def write_unit_report(out):
                         for row, e in vaes.items()]),
                  "", f"Anchors: {vae.ANCHORS}.", ""]
         text += [f"![{f}]({f})" for r in records if r["section"] == "vae" for f in r["figures"]]
+    text += section_text(out, c, records, (sparse,))
     write_text(out / "units.md", "\n".join(text) + "\n")
+
+
+def section_text(out, c, records, sections):
+    """The Markdown of each of ``sections`` that has units done: its module's table (and charts,
+    drawn under figures/) from those units' records, then its units' own figures."""
+    text = []
+    for section in sections:
+        name = section.__name__.rsplit(".", 1)[1]
+        done = [r for r in records if r["section"] == name]
+        if done:
+            (out / "figures").mkdir(exist_ok=True)
+            s = section.from_units(done, {**c, **done[0]["config"]}, out)
+            text += ["", f"## {section.TITLE}\n", s["config"] + "\n", section.render(s), ""]
+            text += [f"![{f}]({f})" for f in s["figures"] + [f for r in done for f in r["figures"]]]
+    return text

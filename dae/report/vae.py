@@ -19,8 +19,10 @@ def vae_run(runs, c, seed, beta=1.0, iwae=None):
     """Train (or reuse) one VAE: (its folder, its run record)."""
     # The protocol: NLL with k = nll_k for beta 1 and the IWAEs, the cheaper sweep_k for the beta sweep.
     k = c["nll_k"] if beta == 1 or iwae is not None else c["sweep_k"]
+    # The IWAE k = 50 takes ~10x a VAE's epoch: the protocol gives it the epochs one unit holds.
+    epochs = c.get("iwae_epochs", {}).get(str(iwae), c["vae_epochs"])
     flags = ["--hidden", *map(str, c["vae_hidden"]), "--latent", str(c["vae_latent"]),
-             "--epochs", str(c["vae_epochs"]), "--k", str(k), *c["vae_flags"], "--seed", str(seed)]
+             "--epochs", str(epochs), "--k", str(k), *c["vae_flags"], "--seed", str(seed)]
     name = f"vae-s{seed}"
     if iwae is not None:
         flags += ["--iwae", str(iwae)]
