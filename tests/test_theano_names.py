@@ -42,13 +42,13 @@ def test_theano_names_resolve_to_pytensor_objects():
     import theano.gof.utils
     import theano.scan_module.scan_utils
     import theano.tensor.signal.downsample
-    from pytensor.graph.basic import Apply, Variable
+    from pytensor.graph.basic import Apply
     from pytensor.graph.op import Op
     from theano.tensor.nnet import abstract_conv, neighbours  # noqa: F401
     from theano.tensor.signal import pool
 
     assert theano.scalar.upcast("float32", "int64") == "float64"  # hmc.py
-    assert theano.Variable is theano.gof.Variable is Variable
+    assert theano.Variable is theano.gof.Variable is theano.gof.graph.Variable
     assert theano.gof.Op is Op and theano.gof.Apply is Apply
     assert theano.gof.utils is sys.modules["pytensor.graph.utils"]
     x, w = T.matrix("x"), T.vector("w")
@@ -59,6 +59,27 @@ def test_theano_names_resolve_to_pytensor_objects():
     assert not theano.scan_module.scan_utils.equal_computations([y], [T.exp(x) - w])
     assert theano.tensor.signal.downsample is pool is theano.tensor.signal.pool
     theano.config.warn.subtensor_merge_bug = False  # rnnrbm.py: a Theano bug's flag, kept
+
+
+def test_variable_classes_are_theanos():
+    """Theano's Variable(type, owner=None, ...), and its TensorVariable, which no shared
+    variable or constant is (Lasagne's recurrent layers tell a parameter from an expression
+    so); both make, and recognise, PyTensor's variables."""
+    from pytensor.graph.basic import Variable
+    from pytensor.tensor import TensorConstant
+
+    v = theano.Variable("myvariable")  # Lasagne's test_helper: any type will do
+    assert type(v) is Variable and v.owner is None and isinstance(v, theano.Variable)
+    x, w, c = T.matrix(), theano.shared(np.zeros(2)), T.constant(1.0)
+    assert all(isinstance(a, theano.Variable) for a in (x, x * 2, w, c))
+    assert isinstance(x, T.TensorVariable) and isinstance(x * 2, T.TensorVariable)
+    assert not isinstance(w, T.TensorVariable) and not isinstance(c, T.TensorVariable)
+    assert not isinstance(np.zeros(2), theano.Variable) and not isinstance(1, T.TensorVariable)
+    assert not issubclass(TensorConstant, T.TensorVariable)
+    made = T.TensorVariable(T.TensorType(theano.config.floatX, (None,)), name="v")
+    assert made.name == "v" and isinstance(made, T.TensorVariable)
+    assert (made * 2).eval({made: np.ones(2, made.dtype)}).tolist() == [2, 2]
+    assert not isinstance(np.zeros(2), Variable)  # PyTensor's own checks are untouched
 
 
 def test_no_gpu_as_in_a_theano_without_one():

@@ -30,12 +30,12 @@ compile mode unless the user chose otherwise (see :mod:`dae.config`).
 """
 import dae  # noqa: F401  (float32 and dae's compile mode, as for all of dae)
 from pytensor import Lop, Rop, grad, scalar  # noqa: F401
-from pytensor.graph.basic import Variable  # noqa: F401
 from pytensor.graph.replace import clone_replace as clone  # noqa: F401
 
 from dae.theano import (gof, gpuarray, gradient, ifelse, printing, sandbox,  # noqa: F401
                         scan_module, tensor)
 from dae.theano.compile import In, Out, function, shared  # noqa: F401
+from dae.theano.gof import Variable  # noqa: F401
 from dae.theano.scan_module import scan  # noqa: F401
 from dae.theano.settings import config  # noqa: F401
 from dae.theano.shim import (TheanoShadowedWarning, describe, install, installed,  # noqa: F401
