@@ -19,6 +19,7 @@ JAX mode, PyTensor's with NumPy results and random streams that advance
 
 Override the mode with ``$DAE_MODE`` or the scripts' ``--mode`` flag.
 """
+import importlib.util
 import os
 import warnings
 
@@ -44,6 +45,23 @@ MODES = {
     "fast_compile": "FAST_COMPILE",
 }
 DEFAULT_MODE = "numba"
+#: The experiments whose step is faster in JAX mode than in Numba mode (``bench_modes.py``,
+#: benchmarks/README.md: the cA by 1.3-1.4x, the VAE 1.15-1.2x, the IWAE k = 5 1.3-1.4x, k = 50
+#: even; JAX also compiles in 1-4 s where Numba takes 21-57 s). The dA, sA and SdA steps are
+#: faster in Numba mode (1.3-3x on the SdA's batch-1 steps), so theirs stays numba.
+FASTEST = {"cA": "jax", "vae": "jax"}
+
+
+def default_mode(experiment=None):
+    """The mode an ``experiment``'s run compiles in when none was chosen: ``$DAE_MODE`` if
+    set, else the experiment's fastest mode (:data:`FASTEST`) if it is installed, else
+    :data:`DEFAULT_MODE`."""
+    if os.environ.get("DAE_MODE"):
+        return os.environ["DAE_MODE"]
+    fastest = FASTEST.get(experiment, DEFAULT_MODE)
+    if fastest == "jax" and importlib.util.find_spec("jax") is None:
+        return DEFAULT_MODE  # JAX is optional: without it every experiment runs in Numba mode
+    return fastest
 
 
 def get_mode(mode=None):

@@ -82,6 +82,34 @@ def test_dae_mode_chooses_the_default_and_set_mode_makes_it_pytensors(monkeypatc
         get_mode()
 
 
+def test_each_experiment_runs_in_its_fastest_mode_unless_one_is_chosen(monkeypatch, tmp_path):
+    """The cA and the VAE in JAX mode where JAX is installed (their steps are faster there:
+    benchmarks/README.md), the others and any experiment without JAX in Numba mode;
+    $DAE_MODE and --mode (Config.mode) choose instead."""
+    import importlib.util
+
+    from dae.config import default_mode
+    from dae.experiments import cA, dA
+    from dae.experiments.common import open_session
+
+    monkeypatch.delenv("DAE_MODE", raising=False)
+    jax = importlib.util.find_spec("jax") is not None
+    assert [default_mode(e) for e in ("cA", "vae")] == ["jax" if jax else "numba"] * 2
+    assert [default_mode(e) for e in ("dA", "sA", "SdA", None)] == ["numba"] * 4
+    with monkeypatch.context() as m:
+        real = importlib.util.find_spec
+        m.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
+        assert default_mode("vae") == "numba"  # JAX is optional
+    monkeypatch.setenv("DAE_MODE", "py")
+    assert default_mode("vae") == "py"
+    monkeypatch.delenv("DAE_MODE")
+    for module, config, mode in ((cA, cA.Config(output_dir=tmp_path / "a"), default_mode("cA")),
+                                 (cA, cA.Config(output_dir=tmp_path / "b", mode="py"), "py"),
+                                 (dA, dA.Config(output_dir=tmp_path / "c"), "numba")):
+        with open_session(module.__name__.rsplit(".", 1)[1], config) as session:
+            assert session.config.mode == mode
+
+
 def test_scalar_is_exact_in_the_dtype_asked_for():
     """0.7 as float64 is 0.7, not float32(0.7) widened; a symbolic scalar is cast."""
     assert scalar(0.7, "float64").dtype == "float64"

@@ -77,9 +77,14 @@ def open_session(name, config, report=None, resume=False, command=None, typed=No
     ``typed``: the fields the caller set, see :func:`dae.experiments.configs.merge`).
     Use it as a context manager.
     """
+    import dataclasses
+
+    from dae.config import default_mode
     from dae.session import Session
 
     report = report or Report()
+    if config.mode is None:  # the experiment's fastest mode (dae.config.FASTEST)
+        config = dataclasses.replace(config, mode=default_mode(name))
     return Session(name, config, command=command, report=report.line, progress=report.progress,
                    resume=resume, typed=typed)
 
