@@ -232,10 +232,12 @@ def bar_chart(path, labels, values, title, label, horizontal=False, lines=()):
         ax.bar(range(len(labels)), means, yerr=sds, capsize=4, color="C0")
         ax.set_xticks(range(len(labels)), labels)
         ax.set_ylabel(label)
+        # headroom above the bars and reference lines, where the legend goes
+        ax.set_ylim(0, 1.3 * max([m + d for m, d in zip(means, sds)] + [v for v, _ in lines]))
     for i, (value, text) in enumerate(lines):
         ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=text)
     if lines:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper right")
     ax.set_title(title)
     ax.grid(axis="x" if horizontal else "y", alpha=0.3)
     save_figure(chart, path)

@@ -58,9 +58,20 @@ def result(rows, angles, c, out, figure):
                        f"Errors: mean over the test split of ||x - x^||^2 / 2.")}
 
 
+def _angle(degrees):
+    return f"{degrees:.3f}°" if degrees >= 1e-3 else f"{degrees:.1e}°"
+
+
+def _stopped(message):
+    """SciPy's L-BFGS-B message, in words a table cell holds."""
+    if message.startswith("CONVERGENCE"):
+        return "converged"
+    return "iteration limit" if "ITERATIONS REACHED LIMIT" in message else message.lower()
+
+
 def render(s):
-    rows = [[k, f"{r['largest_angle']:.3f}°", f"{r['ae_error']:.4f}", f"{r['pca_error']:.4f}",
-             f"{r['iterations']} ({r['message'][:40]})", f"`{s.get('command', COMMAND + ' --only pca')}`",
+    rows = [[k, _angle(r['largest_angle']), f"{r['ae_error']:.4f}", f"{r['pca_error']:.4f}",
+             f"{r['iterations']} ({_stopped(r['message'])})", f"`{s.get('command', COMMAND + ' --only pca')}`",
              minutes(r["seconds"])] for k, r in s["rows"].items()]
     return table(["k", "largest principal angle", "test error, linear AE", "test error, PCA",
                   "L-BFGS iterations", "command", "wall time"], rows)
