@@ -6,9 +6,11 @@ in its step; ``no_default_updates`` is True or a list; a seed fixes every draw.
 """
 import numpy as np
 import pytest
+from pytensor.link.numba.linker import NumbaLinker
 
 import dae.theano as theano
 import dae.theano.tensor as T
+from dae.config import get_mode
 from dae.theano.sandbox.rng_mrg import MRG_RandomStreams
 from dae.theano.tensor.shared_randomstreams import RandomStreams
 
@@ -107,7 +109,10 @@ def test_scan_keeps_the_steps_own_updates_and_the_draws_of_a_gibbs_chain():
     assert counter.get_value() == 10  # 5 steps a call
 
 
-def test_scan_with_a_stopping_condition_returns_its_draws_too():
+@pytest.mark.parametrize("mode", [None, "jax"])
+def test_scan_with_a_stopping_condition_returns_its_draws_too(mode):
+    """In JAX mode too: PyTensor's JAX backend converts no such scan, so the function runs in
+    dae's Numba mode, with a warning."""
     stream = RandomStreams(4)
     total = T.scalar("total")
 
@@ -116,7 +121,13 @@ def test_scan_with_a_stopping_condition_returns_its_draws_too():
         return acc, theano.scan_module.scan_utils.until(acc > 2)
 
     sums, updates = theano.scan(step, outputs_info=[total], n_steps=100)
-    f = theano.function([total], sums, updates=updates)
+    if mode is None:
+        f = theano.function([total], sums, updates=updates)
+    else:
+        pytest.importorskip("jax")
+        with pytest.warns(UserWarning, match="JAX cannot run this function .*While Scan.*Numba mode"):
+            f = theano.function([total], sums, updates=updates, mode=get_mode(mode))
+        assert isinstance(f.maker.linker, NumbaLinker)
     a, b = f(np.asarray(0, FLOATX)), f(np.asarray(0, FLOATX))
     assert a[-1] > 2 and (a[:-1] <= 2).all() and not np.array_equal(a[:2], b[:2])
 

@@ -25,8 +25,12 @@ What differs from calling PyTensor directly, and why:
   The bounds are computed from the call's inputs first (in dae's Python mode),
   so the rows are NumPy's, a short last minibatch included. Other modes cut in
   the graph, as Theano did.
+* A function JAX cannot run (PyTensor's JAX backend converts no scan with a
+  stopping condition, ``until``) runs in dae's Numba mode, with a warning:
+  Theano ran every graph it could build.
 """
 import sys
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -40,6 +44,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.sharedvar import TensorSharedVariable
 from pytensor.tensor.variable import _tensor_py_operators
 
+from dae.config import get_mode as _dae_mode
 from dae.theano.streams import computed_draws
 
 __all__ = ["shared", "function", "In", "Out", "Function"]
@@ -234,6 +239,7 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
     advance), ``name``; other keywords
     go to ``pytensor.function``. Returns a :class:`Function`.
     """
+    asked = dict(kwargs)
     pairs = _pairs(updates, "updates")
     given = _pairs(givens, "givens")
     ins, names, defaults = [], [], []
@@ -252,8 +258,19 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
         given, kwargs = cuts.givens, {"on_unused_input": "ignore", **kwargs}
     # no_default_updates is not passed on: PyTensor deprecates it, and it only
     # concerns the stream generators, handled above.
-    fn = pytensor.function(ins + (cuts.inputs if cuts else []), outputs, mode=mode, updates=pairs,
-                           givens=given or None, name=name, **kwargs)
+    try:
+        fn = pytensor.function(ins + (cuts.inputs if cuts else []), outputs, mode=mode, updates=pairs,
+                               givens=given or None, name=name, **kwargs)
+    except NotImplementedError as e:
+        if not _is_jax(mode):
+            raise
+        # Theano ran every graph it could build; PyTensor's JAX backend has no conversion for
+        # some ops (a scan with a stopping condition, `until`): such a function runs in dae's
+        # Numba mode, the graph cut as in the other modes.
+        warnings.warn(f"dae.theano: JAX cannot run this function ({e}); it runs in Numba mode",
+                      stacklevel=2)
+        return function(inputs, outputs, _dae_mode("numba"), updates, givens, no_default_updates, name,
+                        **asked)
     return Function(fn, names, defaults, cuts)
 
 
