@@ -50,22 +50,35 @@ DEFAULT_MODE = "numba"
 #: even; JAX also compiles in 1-4 s where Numba takes 21-57 s). The dA, sA and SdA steps are
 #: faster in Numba mode (1.3-3x on the SdA's batch-1 steps), so theirs stays numba.
 FASTEST = {"cA": "jax", "vae": "jax"}
+#: The mode :func:`set_mode` chose in this process (a notebook's first cell), over $DAE_MODE.
+_chosen = None
 
 
-def default_mode(experiment=None):
-    """The mode an ``experiment``'s run compiles in when none was chosen: ``$DAE_MODE`` if
-    set, else the experiment's fastest mode (:data:`FASTEST`) if it is installed, else
-    :data:`DEFAULT_MODE`."""
-    if os.environ.get("DAE_MODE"):
-        return os.environ["DAE_MODE"]
-    fastest = FASTEST.get(experiment, DEFAULT_MODE)
+def _asked():
+    """The mode the user chose for every run of this process, if any."""
+    return _chosen or os.environ.get("DAE_MODE")
+
+
+def default_mode(experiment=None, quick=False):
+    """The mode an ``experiment``'s run compiles in when none was chosen: the one
+    :func:`set_mode` chose, else ``$DAE_MODE`` if set, else the experiment's fastest mode (:data:`FASTEST`) if it is installed, else
+    :data:`DEFAULT_MODE`.
+
+    ``quick``: a run of a few hundred steps (the notebooks' quick mode), which compiling
+    dominates: JAX compiles a graph in 1-4 s where Numba takes 20-57 s from empty caches, so
+    every model runs in JAX mode where it is installed (a notebook's quick mode 12-26 s cold
+    against Numba's 44-125 s, ``bench_first_epoch.py``)."""
+    if _asked():
+        return _asked()
+    fastest = "jax" if quick else FASTEST.get(experiment, DEFAULT_MODE)
     if fastest == "jax" and importlib.util.find_spec("jax") is None:
         return DEFAULT_MODE  # JAX is optional: without it every experiment runs in Numba mode
     return fastest
 
 
 def get_mode(mode=None):
-    """The PyTensor mode for ``mode``, ``$DAE_MODE`` or the default.
+    """The PyTensor mode for ``mode``, else the one :func:`set_mode` chose, ``$DAE_MODE`` or
+    the default.
 
     Parameters
     ----------
@@ -83,7 +96,7 @@ def get_mode(mode=None):
     """
     if isinstance(mode, pytensor.compile.mode.Mode):
         return mode
-    name = mode if mode is not None else os.environ.get("DAE_MODE", DEFAULT_MODE)
+    name = mode if mode is not None else _asked() or DEFAULT_MODE
     key = str(name).strip().lower()
     if key not in MODES:
         raise ValueError(
@@ -103,8 +116,14 @@ def get_mode(mode=None):
 
 
 def set_mode(mode=None):
-    """Make ``mode`` PyTensor's default (what a bare ``pytensor.function`` uses)."""
-    pytensor.config.mode = get_mode(mode)
+    """Make ``mode`` (a name) the mode of every dae function compiled without one and
+    PyTensor's default (what a bare ``pytensor.function`` uses), for this process; None: the
+    default (``$DAE_MODE``, else dae's Numba mode)."""
+    global _chosen
+    if mode is None:
+        _chosen = None
+    pytensor.config.mode = get_mode(mode)  # a bad name raises here, before it is recorded
+    _chosen = mode if isinstance(mode, str) else None
     return pytensor.config.mode
 
 
@@ -123,7 +142,7 @@ def _configure_on_import():
         except ValueError:
             # A bad $DAE_MODE must not break `import dae` (nor `dae --help`): the
             # default stays, and get_mode says what is wrong when a command compiles.
-            set_mode(DEFAULT_MODE)
+            pytensor.config.mode = get_mode(DEFAULT_MODE)  # not recorded as the user's choice
 
 
 def scalar(value, dtype):

@@ -82,6 +82,24 @@ def test_dae_mode_chooses_the_default_and_set_mode_makes_it_pytensors(monkeypatc
         get_mode()
 
 
+def test_set_mode_chooses_for_every_dae_function_and_experiment(monkeypatch):
+    """A notebook's ``set_mode(name)``: dae's functions compiled without a mode, each
+    experiment's default and PyTensor's default use it, over $DAE_MODE; ``set_mode()`` undoes it."""
+    from dae.config import default_mode
+
+    monkeypatch.setenv("DAE_MODE", "numba")
+    try:
+        set_mode("py")
+        assert get_mode() is get_mode("py") and pytensor.config.mode is get_mode("py")
+        assert default_mode("vae") == default_mode("dA", quick=True) == "py"
+        with pytest.raises(ValueError, match="unknown compile mode 'bogus'"):
+            set_mode("bogus")
+        assert get_mode() is get_mode("py")  # a bad name changed nothing
+    finally:
+        set_mode()
+    assert get_mode() is get_mode("numba") and default_mode("vae") == "numba"
+
+
 def test_each_experiment_runs_in_its_fastest_mode_unless_one_is_chosen(monkeypatch, tmp_path):
     """The cA and the VAE in JAX mode where JAX is installed (their steps are faster there:
     benchmarks/README.md), the others and any experiment without JAX in Numba mode;
@@ -96,12 +114,14 @@ def test_each_experiment_runs_in_its_fastest_mode_unless_one_is_chosen(monkeypat
     jax = importlib.util.find_spec("jax") is not None
     assert [default_mode(e) for e in ("cA", "vae")] == ["jax" if jax else "numba"] * 2
     assert [default_mode(e) for e in ("dA", "sA", "SdA", None)] == ["numba"] * 4
+    # a quick run (a notebook's quick mode) is mostly compiling: JAX's is the shortest
+    assert [default_mode(e, quick=True) for e in ("dA", "SdA", "vae")] == ["jax" if jax else "numba"] * 3
     with monkeypatch.context() as m:
         real = importlib.util.find_spec
         m.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
-        assert default_mode("vae") == "numba"  # JAX is optional
+        assert default_mode("vae") == default_mode("dA", quick=True) == "numba"  # JAX is optional
     monkeypatch.setenv("DAE_MODE", "py")
-    assert default_mode("vae") == "py"
+    assert default_mode("vae") == default_mode("dA", quick=True) == "py"
     monkeypatch.delenv("DAE_MODE")
     for module, config, mode in ((cA, cA.Config(output_dir=tmp_path / "a"), default_mode("cA")),
                                  (cA, cA.Config(output_dir=tmp_path / "b", mode="py"), "py"),
