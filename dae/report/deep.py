@@ -45,7 +45,10 @@ def result(rows, c, out, figure):
     """The section's result from its rows, its bar chart drawn at ``out / figure``."""
     sizes = "-".join(map(str, [784] + c["deep_hidden"] + [10]))
     seeds = sorted({seed for r in rows.values() for seed in r["seeds"]})
-    bar_chart(out / figure, list(rows), [100 * np.array(r["test_error"]) for r in rows.values()],
+    # a row with fewer seeds than the others says how many its bar is
+    labels = [row if len(r["seeds"]) == len(seeds) else
+              f"{row}\n({len(r['seeds'])} seed{'s' * (len(r['seeds']) > 1)})" for row, r in rows.items()]
+    bar_chart(out / figure, labels, [100 * np.array(r["test_error"]) for r in rows.values()],
               f"{sizes}, seed{'s' if len(seeds) > 1 else ''} {seeds_flag(seeds)}",
               "test error (%) at the best validation epoch",
               lines=[(1.30, "SdA tutorial 1.30%"), (1.14, "CAE (Rifai 2011) 1.14%")])
