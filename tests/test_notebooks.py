@@ -7,6 +7,7 @@ Time on the 2-core development machine, shared with other jobs: about a minute f
 when Numba's cache already holds the notebooks' functions (5-21 s a notebook), about six
 minutes from a cold cache (31-97 s a notebook, nearly all of it compilation).
 """
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,6 +53,10 @@ def test_notebook_is_committed_without_outputs(name):
     assert not with_outputs, (f"{name}.ipynb holds outputs in code cells {with_outputs}: clear them "
                               "(jupyter nbconvert --clear-output --inplace) before committing")
     assert "DAE_QUICK" in code[0].source, "the first code cell must say what DAE_QUICK=1 changes"
+    # nbformat 4.5 gives every cell an id; reading adds missing ones with a warning (an error
+    # in future nbformat versions), so the file on disk must hold them
+    cells = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
+    assert all("id" in cell for cell in cells), f"{name}.ipynb has cells without an id"
 
 
 @pytest.mark.integration
