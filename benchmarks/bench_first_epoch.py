@@ -95,5 +95,6 @@ def main():
                         print(f"{mode:8} {state}  {target.name:24} {notebook(env, target):6.1f} s",
                               flush=True)
 
+
 if __name__ == "__main__":
     main()

@@ -61,8 +61,8 @@ def _asked():
 
 def default_mode(experiment=None, quick=False):
     """The mode an ``experiment``'s run compiles in when none was chosen: the one
-    :func:`set_mode` chose, else ``$DAE_MODE`` if set, else the experiment's fastest mode (:data:`FASTEST`) if it is installed, else
-    :data:`DEFAULT_MODE`.
+    :func:`set_mode` chose, else ``$DAE_MODE`` if set, else the experiment's fastest mode
+    (:data:`FASTEST`) if it is installed, else :data:`DEFAULT_MODE`.
 
     ``quick``: a run of a few hundred steps (the notebooks' quick mode), which compiling
     dominates: JAX compiles a graph in 1-4 s where Numba takes 20-57 s from empty caches, so

@@ -3,14 +3,12 @@
 Python mode: what a step computes does not depend on the backend (test_config.py trains
 one step in each). The default mode is checked once: dae's Numba mode.
 """
-import os
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from dae.config import get_mode
+from dae.config import default_mode, get_mode
 from dae.dA import dA
 from dae.numba_mode import BlasNumbaLinker
 from dae.random import RandomStreams
@@ -30,7 +28,7 @@ def _dA(seed=7, d=12, h=5):
 def test_last_minibatch_is_smaller_and_every_row_is_used():
     x = pt.matrix("x")
     step = compile_step({x: pytensor.shared(_data(25))}, 10, [pt.sum(x), x.shape[0]], [])
-    if os.environ.get("DAE_MODE", "numba") == "numba":  # dae's Numba mode by default
+    if default_mode() == "numba":  # dae's Numba mode by default (unless DAE_MODE chose another)
         assert isinstance(step.function.maker.linker, BlasNumbaLinker)
     assert step.n_steps == 3
     sums = [float(step(i)[0]) for i in range(3)]

@@ -239,7 +239,6 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
     advance), ``name``; other keywords
     go to ``pytensor.function``. Returns a :class:`Function`.
     """
-    asked = dict(kwargs)
     pairs = _pairs(updates, "updates")
     given = _pairs(givens, "givens")
     ins, names, defaults = [], [], []
@@ -255,12 +254,14 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
     cuts = _RowCuts.of(given, ins, mode) if given and _is_jax(mode) else None
     if cuts is not None:
         # the minibatch index now reaches the graph through the cut rows only
-        given, kwargs = cuts.givens, {"on_unused_input": "ignore", **kwargs}
+        given, options = cuts.givens, {"on_unused_input": "ignore", **kwargs}
+    else:
+        options = kwargs
     # no_default_updates is not passed on: PyTensor deprecates it, and it only
     # concerns the stream generators, handled above.
     try:
         fn = pytensor.function(ins + (cuts.inputs if cuts else []), outputs, mode=mode, updates=pairs,
-                               givens=given or None, name=name, **kwargs)
+                               givens=given or None, name=name, **options)
     except NotImplementedError as e:
         if not _is_jax(mode):
             raise
@@ -270,7 +271,7 @@ def function(inputs=(), outputs=None, mode=None, updates=None, givens=None,
         warnings.warn(f"dae.theano: JAX cannot run this function ({e}); it runs in Numba mode",
                       stacklevel=2)
         return function(inputs, outputs, _dae_mode("numba"), updates, givens, no_default_updates, name,
-                        **asked)
+                        **kwargs)
     return Function(fn, names, defaults, cuts)
 
 
