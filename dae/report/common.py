@@ -223,19 +223,24 @@ def bar_chart(path, labels, values, title, label, horizontal=False, lines=()):
     sds = [np.std(v, ddof=1) if len(v) > 1 else 0 for v in values]
     chart = figure((8, 0.5 + 0.35 * len(labels)) if horizontal else (7, 3.5))
     ax = chart.subplots()
+    # an error bar only where there is a spread: one seed's bar has none (not a zero-height one)
+    spread = [i for i, v in enumerate(values) if len(v) > 1]
+    bars = dict(fmt="none", ecolor="black", elinewidth=1.5)
     if horizontal:
-        ax.barh(range(len(labels)), means, xerr=sds, color="C0", capsize=3)
+        ax.barh(range(len(labels)), means, color="C0")
+        ax.errorbar([means[i] for i in spread], spread, xerr=[sds[i] for i in spread], capsize=3, **bars)
         ax.set_yticks(range(len(labels)), labels)
         ax.invert_yaxis()
         ax.set_xlabel(label)
     else:
-        ax.bar(range(len(labels)), means, yerr=sds, capsize=4, color="C0")
+        ax.bar(range(len(labels)), means, color="C0")
+        ax.errorbar(spread, [means[i] for i in spread], yerr=[sds[i] for i in spread], capsize=4, **bars)
         ax.set_xticks(range(len(labels)), labels)
         ax.set_ylabel(label)
         # headroom above the bars and reference lines, where the legend goes
         ax.set_ylim(0, 1.3 * max([m + d for m, d in zip(means, sds)] + [v for v, _ in lines]))
     for i, (value, text) in enumerate(lines):
-        ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=text)
+        (ax.axvline if horizontal else ax.axhline)(value, color=f"C{i + 1}", linestyle="--", label=text)
     if lines:
         ax.legend(fontsize="small", loc="upper right")
     ax.set_title(title)
