@@ -8,6 +8,8 @@ import json
 import re
 import time
 
+import numpy as np
+
 from dae import interrupt
 from dae.report import cae, deep, pca, probe, sparse, vae
 from dae.report.common import COMMAND, dae_commit, mean_sd, minutes, table, write_text
@@ -107,10 +109,33 @@ def write_unit_report(out):
                        [[row, mean_sd(e["elbo"]), mean_sd(e["nll"]), e["method"], ", ".join(map(str, e["seeds"])),
                          "; ".join(f"`{cmd}`" for cmd in sorted(e["commands"])), minutes(e["seconds"])]
                         for row, e in vaes.items()]),
-                 "", f"Anchors: {vae.ANCHORS}.", ""]
+                 "", f"Anchors: {vae.ANCHORS}.", ""] + same_epoch(records)
         text += [f"![{f}]({f})" for r in records if r["section"] == "vae" for f in r["figures"]]
     text += section_text(out, c, records, (sparse,))
     write_text(out / "units.md", "\n".join(text) + "\n")
+
+
+def same_epoch(records):
+    """The bounds of the beta = 1 VAE and the IWAEs at the epoch the shortest of them reached (the
+    IWAE k = 50 trains for the epochs one unit holds): each run's training cost, the bound it
+    maximizes (-ELBO for the VAE, -L_k for the IWAE k) averaged over that epoch's batches, and its
+    validation ELBO, from its history (the run's metrics.jsonl)."""
+    histories = {}
+    for r in records:
+        for row, v in r["rows"].items() if r["section"] == "vae" else ():
+            if row == "VAE, beta 1" or row.startswith("IWAE"):
+                histories.setdefault(row, []).append(v["history"])
+    if len(histories) < 2:
+        return []
+    epoch = min(len(h) for hs in histories.values() for h in hs)
+    at = {row: [h[epoch - 1] for h in hs] for row, hs in histories.items()}
+    rows = [[row, "-ELBO" if row.startswith("VAE") else f"-L_{row.rsplit(' ', 1)[1]}",
+             mean_sd([e["cost"] for e in es]), mean_sd([e["valid_elbo"] for e in es]),
+             f"{np.median([e['seconds'] for h in histories[row] for e in h]):.1f} s"]
+            for row, es in sorted(at.items(), key=lambda item: item[0] != "VAE, beta 1")]
+    return [f"At epoch {epoch}, the shortest run's length (each run's own history):\n",
+            table(["model", "training cost", f"epoch {epoch} training cost (nats)",
+                   f"epoch {epoch} valid ELBO (nats)", "median epoch"], rows), ""]
 
 
 def section_text(out, c, records, sections):
