@@ -88,6 +88,26 @@ def stoppable():
         _state["depth"] -= 1
 
 
+@contextlib.contextmanager
+def deferred():
+    """A block that must run whole (a JAX step, which consumes its inputs' buffers, and the
+    writing of its new values): a press inside it is acted on when it ends, as it would have
+    been just after it: raised there outside a :func:`stoppable` block, recorded inside one.
+    A second press raises at once, as everywhere."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with handling():
+        before = _state["presses"]
+        _state["depth"] += 1
+        try:
+            yield
+        finally:
+            _state["depth"] -= 1
+        if _state["presses"] > before and _state["depth"] == 0:
+            raise KeyboardInterrupt
+
+
 def requested():
     """True once Ctrl-C or SIGTERM was received (until :func:`clear`)."""
     return _state["presses"] > 0

@@ -212,3 +212,79 @@ def test_compile_step_takes_the_tutorials_data_in_jax_mode():
                             cost, [(W, W - 0.5 * pytensor.grad(cost, W))], mode)
         costs[mode] = [float(step(i)) for i in range(step.n_steps)]
     np.testing.assert_allclose(costs["jax"], costs["py"], rtol=1e-5)
+
+
+# -- item 4: a step donates the buffers of the shared variables it replaces --------------------
+def _doubling(value):
+    w = pytensor.shared(np.asarray(value, dtype="float32"), name="w")
+    return w, pytensor.function([], w.sum(), updates=[(w, w * 2)], mode=get_mode("jax"))
+
+
+def test_a_step_donates_the_buffers_it_replaces_and_copies_are_kept():
+    w, step = _doubling(np.ones(4))
+    step()
+    kept, borrowed = w.get_value(), w.get_value(borrow=True)
+    assert float(step()) == 8.0
+    assert borrowed.is_deleted()  # its buffer now holds the new value (the borrow contract)
+    np.testing.assert_array_equal(np.asarray(kept), 2.0)  # a copy is the model's to keep
+    np.testing.assert_array_equal(np.asarray(w.get_value()), 4.0)
+
+
+def test_one_array_in_two_shared_variables_is_not_donated():
+    w, step = _doubling(np.ones(4))
+    step()
+    other = pytensor.shared(np.zeros(4, dtype="float32"))
+    other.container.storage[0] = w.get_value(borrow=True)  # the same JAX array in both
+    both = pytensor.function([], (w + other).sum(), updates=[(w, w * 2), (other, other + 1)],
+                             mode=get_mode("jax"))
+    assert float(both()) == 16.0
+    np.testing.assert_array_equal(np.asarray(w.get_value()), 4.0)
+    np.testing.assert_array_equal(np.asarray(other.get_value()), 3.0)
+
+
+class _SignalDuringStep(pytensor.graph.Op):
+    """The identity, which sends this process SIGINT while JAX runs it: a Ctrl-C landing
+    in the middle of a step."""
+
+    def make_node(self, x):
+        x = pt.as_tensor_variable(x)
+        return pytensor.graph.Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = inputs[0]
+
+
+def _signalling_step():
+    import os
+    import signal
+
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(_SignalDuringStep)
+    def _(op, **kwargs):
+        def identity(x):
+            jax.debug.callback(lambda: os.kill(os.getpid(), signal.SIGINT))
+            return x
+        return identity
+
+    w = pytensor.shared(np.ones(4, dtype="float32"), name="w")
+    return w, pytensor.function([], _SignalDuringStep()(w).sum(), updates=[(w, w * 2)],
+                                mode=get_mode("jax"))
+
+
+def test_a_ctrl_c_during_a_step_is_raised_with_the_model_whole():
+    w, step = _signalling_step()
+    with pytest.raises(KeyboardInterrupt):
+        step()  # Python's own handler: raised once the step's new values are in place
+    assert not w.get_value(borrow=True).is_deleted()
+    np.testing.assert_array_equal(np.asarray(w.get_value()), 2.0)
+
+
+def test_a_ctrl_c_during_a_step_of_fit_stops_it_after_that_step():
+    from dae.train import FitInterrupted, fit
+
+    w, step = _signalling_step()
+    with pytest.raises(FitInterrupted) as stopped:
+        fit(lambda i: step(), 3, 1)
+    assert stopped.value.steps == 1  # the step ran whole, the next did not start
+    np.testing.assert_array_equal(np.asarray(w.get_value()), 2.0)
