@@ -19,12 +19,14 @@ from numba.core.extending import intrinsic
 from numba.np.arrayobj import make_array
 from numba.np.linalg import ensure_blas, get_blas_kind
 from pytensor.link.numba.dispatch import basic as numba_basic
-from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
+from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key, register_funcify_and_cache_key
 from pytensor.tensor.blas import Dot22, Dot22Scalar, Gemm
+from pytensor.tensor.elemwise import CAReduce
+from pytensor.tensor.math import Sum
 
 from dae.numba_ops import ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs, Log1pUnit
 
-KERNEL_VERSION = 3
+KERNEL_VERSION = 4
 
 
 def _blas_single_thread():
@@ -173,7 +175,11 @@ def gemm_into(alpha, x, y, beta, out):
         # 168 us for (20, 500) @ (500, 784), 15% of a dA step.
         result = np.empty((n, m), dtype=out.dtype)  # result.T is column-major (m, n)
         _xxgemm(_T if x_order == 1 else _N, _N, m, n, k, alpha, x, x_ld, y, y_ld, beta, result, m)
-        out[...] = result.T
+        # A loop, not out[...] = result.T: Numba compiles a slice assignment with its
+        # shape-mismatch message, whose string formatting was 6 s of a dA's cold compile.
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = result[j, i]
     else:
         _xxgemm(_N if y_order == 1 else _T, _N if x_order == 1 else _T, n, m, k,
                 alpha, y, y_ld, x, x_ld, beta, out, max(n, 1))
@@ -220,7 +226,11 @@ def _numba_gemm(op, node, **kwargs):
             out = z  # the parameter update, in place: one pass over W
         else:
             out = np.empty((m, n), dtype=dtype)
-            out[...] = z  # z may broadcast (a row or a column), as in Gemm.perform
+            # z may broadcast (a row or a column), as in Gemm.perform; a loop, as in gemm_into
+            rows, cols = z.shape[0] > 1, z.shape[1] > 1
+            for i in range(m):
+                for j in range(n):
+                    out[i, j] = z[i if rows else 0, j if cols else 0]
         gemm_into(dtype.type(a[()]), x, y, dtype.type(b[()]), out)
         return out
 
@@ -342,3 +352,78 @@ def _numba_contiguous_row_slice(op, node, **kwargs):
     kernel = {(True, True): _rows_from_to, (True, False): _rows_from,
               (False, True): _rows_to, (False, False): _all_rows}[has]
     return kernel, _cache_key(f"RowSlice{has}", node)
+
+
+# -- sums of vectors and matrices -----------------------------------------------------------
+_PYTENSOR_CAREDUCE = numba_funcify_and_cache_key.dispatch(CAReduce)
+
+
+@register_funcify_and_cache_key(Sum)
+def _numba_sum(op, node, **kwargs):
+    """``x.sum(axes)`` of a vector or matrix as plain loops; PyTensor's reducer otherwise.
+
+    PyTensor's reducer handles any rank and layout by sorting the axes by stride at each
+    call, with a branch per layout and a shape-mismatch message per assignment: compiling
+    it was 4 s of the dA step's 13 s from empty caches (the step has five sums). These loops
+    add in PyTensor's order, with the same results to the bit for C-ordered, strided and
+    reversed arrays (``tests/test_numba_kernels.py``): a contiguous array as it lies in
+    memory (flat), and otherwise along the axis of the smaller stride innermost. A partial
+    sum of a Fortran-ordered matrix may differ in the last bits: there Numba knows the
+    inner loop contiguous, and fastmath lets LLVM vectorize its additions.
+    """
+    x, out = node.inputs[0], node.outputs[0]
+    axes = tuple(range(x.ndim)) if op.axis is None else tuple(sorted(op.axis))
+    acc = np.dtype(getattr(op, "acc_dtype", None) or out.type.dtype)
+    out_dtype = np.dtype(out.type.dtype)
+    if x.ndim not in (1, 2) or not axes or acc.kind != "f" or np.dtype(x.type.dtype).kind != "f":
+        return _PYTENSOR_CAREDUCE(op, node, **kwargs)
+    zero = acc.type(0)
+
+    @numba_basic.numba_njit(boundscheck=False)
+    def flat_sum(y):
+        res = zero
+        for i in range(y.shape[0]):
+            res += y[i]
+        return np.array(res, dtype=out_dtype)
+
+    if x.ndim == 1:
+        fn = flat_sum
+    elif axes == (0, 1):
+        @numba_basic.numba_njit(boundscheck=False)
+        def fn(x):
+            if x.flags.c_contiguous:
+                return flat_sum(x.ravel())
+            if x.flags.f_contiguous:
+                return flat_sum(x.T.ravel())
+            res = zero
+            if abs(x.strides[1]) <= abs(x.strides[0]):
+                for i in range(x.shape[0]):
+                    for j in range(x.shape[1]):
+                        res += x[i, j]
+            else:
+                for j in range(x.shape[1]):
+                    for i in range(x.shape[0]):
+                        res += x[i, j]
+            return np.array(res, dtype=out_dtype)
+    else:
+        @numba_basic.numba_njit(boundscheck=False)
+        def column_sum(x):  # a bias's gradient
+            res = np.zeros(x.shape[1], dtype=acc)
+            if abs(x.strides[1]) <= abs(x.strides[0]):
+                for i in range(x.shape[0]):
+                    for j in range(x.shape[1]):
+                        res[j] += x[i, j]
+            else:
+                t = x.T
+                for j in range(t.shape[0]):
+                    for i in range(t.shape[1]):
+                        res[j] += t[j, i]
+            return res if acc == out_dtype else res.astype(out_dtype)
+
+        if axes == (0,):
+            fn = column_sum
+        else:
+            @numba_basic.numba_njit(boundscheck=False)
+            def fn(x):  # a row sum: the column sum of the transpose, the same loops
+                return column_sum(x.T)
+    return fn, _cache_key(f"Sum{axes}", node)

@@ -81,3 +81,32 @@ def test_bias_broadcast_kernel_copies_a_strided_bias_and_views_a_contiguous_one(
         expected = [mv + vector[None, :3], mv + vector[::2][None, :], mv + cv[:, 1][None, :]]
         for g, e in zip(got, expected):
             np.testing.assert_array_equal(g, e)
+
+
+def test_sums_of_vectors_and_matrices_add_as_pytensors_reducer_does():
+    from pytensor.link.numba.dispatch import basic as numba_basic
+
+    from dae import _numba_kernels as kernels
+
+    rng = np.random.default_rng(0)
+    for dtype, axis in itertools.product(("float32", "float64"), (None, 0, 1, (0, 1))):
+        x = pt.matrix(dtype=dtype)
+        node = x.sum(axis=axis).owner
+        # final_function: callable from Python (a graph's kernels are not)
+        ours = numba_basic.numba_njit(kernels._numba_sum(node.op, node)[0].py_func, final_function=True)
+        theirs = numba_basic.numba_njit(kernels._PYTENSOR_CAREDUCE(node.op, node)[0].py_func,
+                                        final_function=True)
+        for a in _layouts(rng.normal(size=(37, 53)).astype(dtype)) + [np.zeros((0, 3), dtype)]:
+            got, want = np.asarray(ours(a)), np.asarray(theirs(a))
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if not (a.flags.f_contiguous and not a.flags.c_contiguous):
+                np.testing.assert_array_equal(got, want)  # the same additions in the same order
+            np.testing.assert_allclose(got, a.sum(axis=axis), rtol=1e-4 if dtype == "float32" else 1e-10)
+    v = pt.vector("v", dtype="float32")
+    sum_v = pytensor.function([v], v.sum(), mode=get_mode("numba"))
+    np.testing.assert_allclose(sum_v(np.arange(10, dtype="float32")[::-2]), 25.0)
+    # A rank the loops do not cover goes to PyTensor's reducer.
+    t = pt.tensor3(dtype="float32")
+    cube = rng.normal(size=(3, 4, 5)).astype("float32")
+    np.testing.assert_allclose(pytensor.function([t], t.sum(axis=1), mode=get_mode("numba"))(cube),
+                               cube.sum(axis=1), rtol=1e-5)
