@@ -64,6 +64,10 @@ def test_the_committed_units_md_is_what_the_committed_units_render(tmp_path):
         (tmp_path / "units" / path.name).write_text(path.read_text())
     write_unit_report(tmp_path)
     assert (tmp_path / "units.md").read_text() == (REPORT / "units.md").read_text()
+    # The README's results table is the one the committed units render.
+    rendered = (tmp_path / "readme_results.md").read_text()
+    assert rendered == (REPORT / "readme_results.md").read_text()
+    assert rendered.count("\n") > 10 and rendered in (REPORT.parents[1] / "README.md").read_text()
     text = (REPORT / "units.md").read_text()
     assert "python benchmarks/reproduce.py" not in text  # old units' commands, as dae reproduce
     beta = [line for line in text.splitlines() if line.startswith("| VAE, beta 0.5 |")]

@@ -12,6 +12,15 @@ HEADER = ["experiment", "command", "result"]
 
 def run(runs, c, out):
     done = {p.stem: json.loads(p.read_text()) for p in (out / "sections").glob("*.json")}
+    rows = rows_of(done)
+    write_text(out / "readme_results.md", table(HEADER, rows) + "\n")
+    return {"rows": rows, "figures": [], "config": "Regenerated from the other sections' JSON; written "
+            "to readme_results.md for the README."}
+
+
+def rows_of(done):
+    """The table's rows from ``done``: {section: its summary (what its ``run`` or
+    ``from_units`` returns)}, the sections present."""
     rows = []
     if "probe" in done:
         r = done["probe"]["rows"]
@@ -23,15 +32,13 @@ def run(runs, c, out):
     for row, v in done.get("cae", {}).get("rows", {}).items():
         rows.append([f"mean ‖J_f‖_F, {row}", f"`{v['command']}`", mean_sd(v["norm"])])
     for k, v in done.get("pca", {}).get("rows", {}).items():
-        rows.append([f"linear AE vs PCA, k = {k}", f"`{COMMAND} --only pca`",
-                     f"largest principal angle {v['largest_angle']:.3f}°"])
+        rows.append([f"linear AE vs PCA, k = {k}", f"`{done['pca'].get('command', COMMAND + ' --only pca')}`",
+                     f"largest principal angle {v['largest_angle']:.2g}°"])
     for row, v in done.get("vae", {}).get("rows", {}).items():
         rows.append([row, f"`{v['command']}`", f"test NLL {mean_sd(v['test_nll'], unit=' nats')}"])
     for row, v in done.get("sparse", {}).get("rows", {}).items():
         rows.append([f"sA, {row}", f"`{v['command']}`", f"cost {mean_sd(v['cost'], digits=3)}"])
-    write_text(out / "readme_results.md", table(HEADER, rows) + "\n")
-    return {"rows": rows, "figures": [], "config": "Regenerated from the other sections' JSON; written "
-            "to readme_results.md for the README."}
+    return rows
 
 
 def render(s):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from dae import interrupt
-from dae.report import cae, deep, pca, probe, sparse, vae
+from dae.report import cae, deep, pca, probe, readme, sparse, vae
 from dae.report.common import COMMAND, dae_commit, mean_sd, minutes, table, write_text
 
 # Units recorded before the report moved into dae name the script it was then.
@@ -97,7 +97,14 @@ def write_unit_report(out):
                  table(["features", "dim", "test error %", "valid error %", "L2 chosen", "seeds", "command",
                         "wall time"], rows), ""]
         text += [f"![{f}]({f})" for r in records if r["section"] == "probe" for f in r["figures"] if "filters" in f]
-    text += section_text(out, c, records, (deep, cae, pca))
+    summaries = {}  # {section: its summary}, for the README's table
+    if probes:
+        summaries["probe"] = {"rows": {row: {"test_error": e["test"], "command": "; ".join(sorted(e["commands"]))}
+                                       for row, e in probes.items()}}
+    if vaes:
+        summaries["vae"] = {"rows": {row: {"test_nll": e["nll"], "command": "; ".join(sorted(e["commands"]))}
+                                     for row, e in vaes.items()}}
+    text += section_text(out, c, records, (deep, cae, pca), summaries)
     if vaes:
         text += ["", f"## {vae.TITLE}\n",
                  "784-512-512-50 VAE, ReLU, Adam 1e-3 x 0.98 per epoch, batch 100, dynamic binarization; "
@@ -111,8 +118,10 @@ def write_unit_report(out):
                         for row, e in vaes.items()]),
                  "", f"Anchors: {vae.ANCHORS}.", ""] + same_epoch(records)
         text += [f"![{f}]({f})" for r in records if r["section"] == "vae" for f in r["figures"]]
-    text += section_text(out, c, records, (sparse,))
+    text += section_text(out, c, records, (sparse,), summaries)
     write_text(out / "units.md", "\n".join(text) + "\n")
+    # The README's results table, from the same units (its "Results of the report" section).
+    write_text(out / "readme_results.md", table(readme.HEADER, readme.rows_of(summaries)) + "\n")
 
 
 def same_epoch(records):
@@ -138,16 +147,17 @@ def same_epoch(records):
                    f"epoch {epoch} valid ELBO (nats)", "median epoch"], rows), ""]
 
 
-def section_text(out, c, records, sections):
+def section_text(out, c, records, sections, summaries):
     """The Markdown of each of ``sections`` that has units done: its module's table (and charts,
-    drawn under figures/) from those units' records, then its units' own figures."""
+    drawn under figures/) from those units' records, then its units' own figures. Each section's
+    summary goes into ``summaries``."""
     text = []
     for section in sections:
         name = section.__name__.rsplit(".", 1)[1]
         done = [r for r in records if r["section"] == name]
         if done:
             (out / "figures").mkdir(exist_ok=True)
-            s = section.from_units(done, {**c, **done[0]["config"]}, out)
+            s = summaries[name] = section.from_units(done, {**c, **done[0]["config"]}, out)
             text += ["", f"## {section.TITLE}\n", s["config"] + "\n", section.render(s), ""]
             text += [f"![{f}]({f})" for f in s["figures"] + [f for r in done for f in r["figures"]]]
     return text
