@@ -42,11 +42,11 @@ and its numbers are otherwise PyTensor's:
    process). A donated input's old array is deleted by the call, so the new
    values are written into the shared variables inside the call itself, with a
    Ctrl-C held until they are (:func:`dae.interrupt.deferred`): an interrupted
-   step leaves the model whole. ``get_value()`` (a copy) is unaffected; an array taken with
-   ``get_value(borrow=True)`` and kept past the next step is deleted by it
-   (Theano's borrow contract: the memory belongs to the shared variable); use
-   ``get_value()`` or ``numpy.asarray`` of it to keep one. A call given one
-   array as two inputs donates nothing.
+   step leaves the model whole. ``get_value()`` (a copy) is unaffected; an
+   array taken with ``get_value(borrow=True)`` and kept past the next step is
+   deleted by it (Theano's borrow contract: the memory belongs to the shared
+   variable); use ``get_value()`` or ``numpy.asarray`` of it to keep one. A
+   call given one array as two inputs donates nothing.
 
 The key is the low 64 bits of the NumPy generator's state (PyTensor's
 conversion, :func:`pytensor.link.jax.dispatch.random.jax_typify_Generator`),
@@ -110,7 +110,7 @@ class StreamJAXLinker(JAXLinker):
         # Item 4 of the module docstring: the buffers of the inputs a call replaces.
         donated = sorted(set(updates.values()) - set(streams) - static)
         jitted = jax.jit(fn, static_argnums=tuple(static), donate_argnums=tuple(donated))
-        kept = [i for i in range(len(fgraph.inputs)) if i not in set(donated)]
+        kept = sorted(set(range(len(fgraph.inputs))) - set(donated))
         keeping = []  # the same function donating nothing, compiled if ever needed
         # What each output becomes: a random state (written back into the generator
         # of the input it updates), an update (left in JAX), or a result (NumPy).
@@ -145,8 +145,8 @@ class StreamJAXLinker(JAXLinker):
                         value = np.asarray(value)
                     elif kind == "stream":
                         value = _advanced(given[source] if source is not None else None, value)
-                    elif source is not None:
-                        cells[source][0] = value  # the shared variable's new value, at once
+                    else:  # an update: the shared variable's new value, at once
+                        cells[source][0] = value
                     results.append(value)
             return results
 
