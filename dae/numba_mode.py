@@ -35,6 +35,12 @@ measurements are in ``benchmarks/README.md``.
    ``givens={x: data[i * b:(i + 1) * b]}``) reaches every loop as an
    arbitrarily strided array; here a row slice keeps the data's layout
    (:class:`ContiguousRowSlice`).
+8. **Numbers that depend on the cache.** PyTensor's fastmath flags include
+   ``reassoc``, and with it the code Numba loaded from its disk cache computed
+   other numbers than the code it had compiled (a Numba-mode sA ended on other
+   weights from empty caches than from warm ones). dae compiles PyTensor's kernels
+   and its own with :data:`dae.numba_ops.FASTMATH` (the same flags but that one)
+   and caches them under keys of their own (:func:`_dae_fastmath`).
 
 The graph, its dtypes and its random draws are otherwise PyTensor's. The ops
 the rewrites put in the graph are in :mod:`dae.numba_ops`; their Numba kernels
@@ -42,6 +48,9 @@ live in :mod:`dae._numba_kernels`, imported on the first compile so that
 ``import dae`` does not import Numba. :func:`dae.config.get_mode` hands this
 mode out for ``"numba"``.
 """
+from contextlib import contextmanager
+from threading import RLock
+
 import numpy as np
 import pytensor
 import pytensor.scalar as ps
@@ -55,7 +64,7 @@ from pytensor.tensor.subtensor import Subtensor
 
 # The ops live in a module of their own, which the kernels import too: this one
 # imports the kernels (on the first compile), so they cannot import it back.
-from dae.numba_ops import (ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs,  # noqa: F401
+from dae.numba_ops import (FASTMATH, ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs,  # noqa: F401
                            Log1pUnit, exp_neg_abs, log1p_unit)
 
 
@@ -97,6 +106,47 @@ def local_contiguous_row_slice(fgraph, node):
     return [ContiguousRowSlice(node.op.idx_list)(*node.inputs)]
 
 
+_COMPILING = RLock()
+_FLAGS = "-".join(sorted(FASTMATH))
+
+
+@contextmanager
+def _dae_fastmath():
+    """PyTensor's Numba kernels made, while it lasts, with dae's fastmath flags and cache keys.
+
+    PyTensor's ``numba_njit`` picks its fastmath flags (``reassoc`` among them) when a
+    kernel is made, and ``numba_funcify_ensure_cache`` gives each kernel a cache key
+    from the op alone: both are looked up in PyTensor's module when called, so they are
+    swapped here for the time of dae's compile (under a lock; PyTensor's own NUMBA mode
+    keeps its flags and keys). The key's prefix keeps dae's kernels and PyTensor's apart
+    in the disk cache they share.
+    """
+    from pytensor.link.numba.dispatch import basic
+
+    with _COMPILING:
+        if getattr(basic.numba_njit, "dae", False):  # already inside (an inner graph's compile)
+            yield
+            return
+        njit, compile_src = basic.numba_njit, basic.compile_numba_function_src
+
+        def numba_njit(*args, fastmath=None, **kwargs):
+            if fastmath is None:
+                fastmath = set(FASTMATH) if pytensor.config.numba__fastmath else False
+            return njit(*args, fastmath=fastmath, **kwargs)
+
+        def compile_numba_function_src(*args, cache_key=None, **kwargs):
+            if cache_key is not None:
+                cache_key = f"dae_{_FLAGS}_{cache_key}"
+            return compile_src(*args, cache_key=cache_key, **kwargs)
+
+        numba_njit.dae = True
+        basic.numba_njit, basic.compile_numba_function_src = numba_njit, compile_numba_function_src
+        try:
+            yield
+        finally:
+            basic.numba_njit, basic.compile_numba_function_src = njit, compile_src
+
+
 class BlasNumbaLinker(NumbaLinker):
     """The Numba linker with PyTensor's BLAS rewrites allowed, and dae's kernels."""
 
@@ -108,7 +158,8 @@ class BlasNumbaLinker(NumbaLinker):
 
         # The graph's own function and cache key, without the ``*args`` wrapper
         # PyTensor adds for its cache: jit_compile caches the function itself.
-        return numba_funcify_and_cache_key(fgraph, **kwargs)
+        with _dae_fastmath():
+            return numba_funcify_and_cache_key(fgraph, **kwargs)
 
     def jit_compile(self, fn_and_cache):
         """The graph's generated function, compiled once, as the final function.
@@ -123,21 +174,23 @@ class BlasNumbaLinker(NumbaLinker):
         an eighth of a dA step at batch size 1).
         """
         from pytensor.link.numba.cache import compile_numba_function_src
-        from pytensor.link.numba.dispatch.basic import numba_njit
+        from pytensor.link.numba.dispatch import basic
 
         fn, cache_key = fn_and_cache
         py_func = fn.py_func
         source = getattr(py_func, "__source__", None)  # set by PyTensor's code generator
-        if cache_key is None or source is None or not pytensor.config.numba__cache:
-            return numba_njit(py_func, final_function=True)
-        cache_key = f"dae_fgraph_v3_{cache_key}_fastmath{int(pytensor.config.numba__fastmath)}"
-        # Recompiled from its source so that PyTensor's cache locator finds it by
-        # key; __name__ among the globals: Numba's cache rebuilds a function's
-        # environment from it.
-        cached = compile_numba_function_src(
-            source, py_func.__name__, global_env={**py_func.__globals__, "__name__": __name__},
-            cache_key=cache_key)
-        return numba_njit(cached, final_function=True, cache=True)
+        with _dae_fastmath():
+            if cache_key is None or source is None or not pytensor.config.numba__cache:
+                return basic.numba_njit(py_func, final_function=True)
+            cache_key = (f"dae_fgraph_v4_{_FLAGS}_{cache_key}"
+                         f"_fastmath{int(pytensor.config.numba__fastmath)}")
+            # Recompiled from its source so that PyTensor's cache locator finds it by
+            # key; __name__ among the globals: Numba's cache rebuilds a function's
+            # environment from it.
+            cached = compile_numba_function_src(
+                source, py_func.__name__, global_env={**py_func.__globals__, "__name__": __name__},
+                cache_key=cache_key)
+            return basic.numba_njit(cached, final_function=True, cache=True)
 
 
 def _build():

@@ -15,6 +15,16 @@ from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.subtensor import Subtensor
 
 
+# The fastmath flags dae's Numba mode compiles with: PyTensor's (``numba_njit``'s) but
+# ``reassoc``. With it, LLVM regroups sums and products (``a * b * c`` of a fused
+# loop, say) in whatever order suits the code around them, and the code Numba caches
+# on disk then computes differently from the code it compiled and ran in the first
+# process: a Numba-mode sA ended on other weights from empty caches than from warm
+# ones (``tests/test_numba_mode.py``, ``benchmarks/README.md``). Without it a graph's
+# numbers do not depend on what the cache held.
+FASTMATH = frozenset({"arcp", "contract", "afn", "nsz"})
+
+
 # Both scalar ops carry C code although dae runs them in Numba only: PyTensor's
 # elementwise fusion fuses only scalar ops that have it.
 class ExpNegAbs(ps.UnaryScalarOp):

@@ -83,25 +83,67 @@ def test_bias_broadcast_kernel_copies_a_strided_bias_and_views_a_contiguous_one(
             np.testing.assert_array_equal(g, e)
 
 
-def test_sums_of_vectors_and_matrices_add_as_pytensors_reducer_does():
-    from pytensor.link.numba.dispatch import basic as numba_basic
+def _in_lanes(flat, lanes, acc):
+    """The sum of a 1-d array as dae's kernel adds it, in ``acc``: lane k adds flat[k],
+    flat[k + lanes], ... in turn (NumPy's sum down the columns adds row after row), then
+    the lanes and the tail in order."""
+    flat = flat.astype(acc)
+    whole = len(flat) - len(flat) % lanes
+    res = flat.dtype.type(0)
+    for part in flat[:whole].reshape(-1, lanes).sum(axis=0):
+        res += part
+    for value in flat[whole:]:
+        res += value
+    return res
 
+
+def _in_kernel_order(a, axis, acc, lanes):
+    """``a.sum(axis)`` in ``acc`` as dae's kernel adds it, for the orders other than a
+    contiguous array's full sum: a partial sum whose axis has the smaller stride in lanes
+    (each output as :func:`_in_lanes`), otherwise one element at a time (the outputs side by
+    side), along the axis of the smaller stride for a strided full sum."""
+    if axis in (None, (0, 1)):
+        inner_first = abs(a.strides[1]) <= abs(a.strides[0])
+        res = np.dtype(acc).type(0)
+        for value in (a.ravel() if inner_first else a.T.ravel()).astype(acc):
+            res += value
+        return res
+    x = a if axis == 0 else a.T  # summed down its rows
+    if abs(x.strides[1]) > abs(x.strides[0]):
+        return np.array([_in_lanes(column, lanes, acc) for column in x.T], acc)
+    res = np.zeros(x.shape[1], acc)
+    for row in x.astype(acc):
+        res += row
+    return res
+
+
+def test_sums_of_vectors_and_matrices_add_in_the_kernels_order():
     from dae import _numba_kernels as kernels
+
+    def compiled(node):
+        # With dae's flags (PyTensor's would add reassoc), callable from Python (final_function)
+        return kernels._njit(kernels._numba_sum(node.op, node)[0].py_func, final_function=True)
 
     rng = np.random.default_rng(0)
     for dtype, axis in itertools.product(("float32", "float64"), (None, 0, 1, (0, 1))):
-        x = pt.matrix(dtype=dtype)
-        node = x.sum(axis=axis).owner
-        # final_function: callable from Python (a graph's kernels are not)
-        ours = numba_basic.numba_njit(kernels._numba_sum(node.op, node)[0].py_func, final_function=True)
-        theirs = numba_basic.numba_njit(kernels._PYTENSOR_CAREDUCE(node.op, node)[0].py_func,
-                                        final_function=True)
-        for a in _layouts(rng.normal(size=(37, 53)).astype(dtype)) + [np.zeros((0, 3), dtype)]:
-            got, want = np.asarray(ours(a)), np.asarray(theirs(a))
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if not (a.flags.f_contiguous and not a.flags.c_contiguous):
-                np.testing.assert_array_equal(got, want)  # the same additions in the same order
+        node = pt.matrix(dtype=dtype).sum(axis=axis).owner
+        ours, acc = compiled(node), node.op.acc_dtype
+        for a in _layouts(rng.normal(size=(67, 133)).astype(dtype)) + [np.zeros((0, 3), dtype)]:
+            got = np.asarray(ours(a))
+            assert got.dtype == np.dtype(dtype) and got.shape == a.sum(axis=axis).shape
+            if axis in (None, (0, 1)) and (a.flags.c_contiguous or a.flags.f_contiguous):
+                flat = a.ravel(order="C" if a.flags.c_contiguous else "F")
+                want = _in_lanes(flat, kernels._LANES, acc)
+            else:
+                want = _in_kernel_order(a, axis, acc, kernels._LANES)
+            np.testing.assert_array_equal(got, np.asarray(want).astype(dtype), err_msg=f"{dtype} {axis} {a.strides}")
             np.testing.assert_allclose(got, a.sum(axis=axis), rtol=1e-4 if dtype == "float32" else 1e-10)
+    # 1-d: contiguous, strided, shorter than the lanes, and of a whole number of them
+    for n, step in itertools.product((0, 5, 64, 1000), (1, -2)):
+        v = rng.normal(size=2 * n).astype("float32")[::step][:n]
+        node = pt.vector(dtype="float32").sum().owner
+        np.testing.assert_array_equal(compiled(node)(v),
+                                      np.float32(_in_lanes(v, kernels._LANES, node.op.acc_dtype)))
     v = pt.vector("v", dtype="float32")
     sum_v = pytensor.function([v], v.sum(), mode=get_mode("numba"))
     np.testing.assert_allclose(sum_v(np.arange(10, dtype="float32")[::-2]), 25.0)

@@ -42,6 +42,50 @@ def test_products_of_transposes_slices_and_vectors_match_python_mode():
         np.testing.assert_allclose(f, s, rtol=1e-5, atol=1e-5)
 
 
+def test_daes_kernels_are_made_without_reassoc_under_keys_of_their_own(monkeypatch):
+    """dae's compile gives PyTensor's kernels dae's fastmath flags and cache keys; PyTensor's
+    own NUMBA mode keeps its flags (its sums are dae's kernel: the registration is global)."""
+    from pytensor.link.numba import cache
+    from pytensor.link.numba.dispatch import basic
+
+    made, keys = [], []
+    njit, compile_src = basic._njit, cache.compile_numba_function_src
+
+    def recording_njit(*args, fastmath=None, **kwargs):
+        made.append(fastmath)
+        return njit(*args, fastmath=fastmath, **kwargs)
+
+    def recording_src(*args, cache_key=None, **kwargs):
+        keys.append(cache_key)
+        return compile_src(*args, cache_key=cache_key, **kwargs)
+
+    monkeypatch.setattr(basic, "_njit", recording_njit)
+    monkeypatch.setattr(basic, "compile_numba_function_src", recording_src)
+    original = basic.numba_njit
+    x, y, z = pt.matrix("x"), pt.matrix("y"), pt.vector("z")
+    outputs = [pt.sum(x * y * 3.0, axis=0) + z, pt.exp(x).sum()]
+    results = {}
+    for name in ("dae", "pytensor"):
+        made.clear()
+        keys.clear()
+        chosen = get_mode("numba") if name == "dae" else "NUMBA"
+        f = pytensor.function([x, y, z], outputs, mode=chosen)
+        values = [np.full((3, 2), 0.5, "float32"), np.full((3, 2), 2.0, "float32"), np.ones(2, "float32")]
+        results[name] = f(*values)
+        assert basic.numba_njit is original  # put back after dae's compile
+        flags = [set(f) for f in made if f]
+        assert flags and keys, (made, keys)
+        keyed = [k for k in keys if k is not None]
+        if name == "dae":
+            assert all("reassoc" not in f for f in flags), made
+            assert keyed and all(k.startswith("dae_") for k in keyed), keys
+        else:
+            assert any("reassoc" in f for f in flags), made  # its elementwise kernels'
+            assert not any(k.startswith("dae_") for k in keyed), keys
+    for ours, theirs in zip(*results.values()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
 def test_a_givens_slice_of_the_data_trains_as_a_minibatch_passed_in():
     """The tutorials' ``givens={x: data[i * b:(i + 1) * b]}`` (a row slice, kept contiguous
     by dae's mode) computes what the same rows passed in compute, the last smaller one too."""
@@ -80,10 +124,9 @@ print(hashlib.sha256(b"".join(np.ascontiguousarray(p.get_value()).tobytes()
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason="Numba's cached code adds in another order than the code it "
-                   "first compiled under PyTensor's fastmath reassoc (benchmarks/README.md, 'Found, not "
-                   "fixed'): to be fixed by compiling dae's Numba mode without reassoc")
 def test_a_step_gives_the_same_weights_from_empty_and_from_warm_caches(tmp_path):
+    """Under PyTensor's fastmath flags (``reassoc`` among them) the second process, running
+    the code the first had cached, ended on other weights; dae's flags leave reassoc out."""
     import os
     import subprocess
     import sys
