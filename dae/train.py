@@ -99,6 +99,19 @@ class _Watch:
         return self.total / self.rows
 
 
+def _on_host(values):
+    """``fit``'s step outputs as NumPy (a pipelined JAX-mode step returns JAX arrays)."""
+    def host(v):
+        if isinstance(v, (list, tuple)):
+            return [host(e) for e in v]
+        return v if isinstance(v, (np.ndarray, float, int)) else np.asarray(v)
+    last = values[-1] if values else None
+    leaf = last[0] if isinstance(last, (list, tuple)) and last else last
+    if leaf is None or isinstance(leaf, (np.ndarray, np.generic, float, int)):
+        return values  # NumPy already (every mode but a pipelined JAX one)
+    return [host(v) for v in values]
+
+
 class FitInterrupted(KeyboardInterrupt):
     """Ctrl-C (a notebook's stop button) stopped :func:`fit` between two steps.
 
@@ -351,11 +364,14 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
     and :class:`FitInterrupted` is raised, holding the finished epochs and the
     outputs of the steps run in the stopped epoch; a second Ctrl-C stops at once.
     """
-    from dae import interrupt
+    from dae import interrupt, jax_mode
 
     history, watch, replay = History(), _Watch(len(names)), list(replay)
     first = dict(first) if first else None
-    with interrupt.handling(), interrupt.stoppable():
+    # pipelined: a JAX-mode step returns before XLA has run it, so the next step's Python
+    # overlaps it (benchmarks/README.md: 17% of a VAE step); only the step's own calls, not
+    # on_epoch's (a validation error must come back NumPy). Nothing changes in other modes.
+    with interrupt.handling(), interrupt.stoppable(), jax_mode.pipelined():
         for epoch in range(start_epoch, n_epochs):
             start = time.perf_counter()
             watch.begin(epoch)
@@ -366,12 +382,15 @@ def fit(step, n_steps, n_epochs, names=("cost",), start_epoch=0, on_epoch=None,
                     if i < len(values):
                         continue  # run before the interruption: its outputs are replayed
                     if interrupt.requested():
-                        raise FitInterrupted(history, epoch, len(values), n_steps, values)
-                    values.append(step(i))
+                        raise FitInterrupted(history, epoch, len(values), n_steps, _on_host(values))
+                    with jax_mode.lazy:
+                        values.append(step(i))
                     if len(values) >= watch.next:
                         _judge(epoch, names[0], watch(values), watch.start, "first epoch's first step's")
             finally:
                 getattr(batches, "close", lambda: None)()  # a progress bar ends here too
+            values = _on_host(values)
+            jax_mode.flush()  # the random streams' states, before anyone (on_epoch) reads them
             means = np.mean(np.asarray(values, dtype=np.float64).reshape(-1, len(names)), axis=0)
             record = {"epoch": epoch}
             record.update({name: float(v) for name, v in zip(names, means)})

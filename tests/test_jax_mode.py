@@ -288,3 +288,46 @@ def test_a_ctrl_c_during_a_step_of_fit_stops_it_after_that_step():
         fit(lambda i: step(), 3, 1)
     assert stopped.value.steps == 1  # the step ran whole, the next did not start
     np.testing.assert_array_equal(np.asarray(w.get_value()), 2.0)
+
+
+def test_fit_pipelines_jax_steps_and_ends_where_the_same_steps_one_by_one_end():
+    """In fit a JAX-mode step returns before XLA has run it (its cost a JAX array, the key its
+    random stream ends with kept in JAX for the next step); when fit returns, the records, the
+    parameters and the generator are those of the same steps called one by one outside it."""
+    from dae import jax_mode
+    from dae.train import fit
+
+    runs = []
+    for inside in (False, True):
+        model = _vae()
+        cost, updates = model.get_cost_updates(1e-2, binarize=True)
+        step = compile_step({model.x: _x(40)}, 8, [cost], updates, "jax")
+        states = []  # at each epoch's end, as a checkpoint there saves it
+        if inside:
+            history = fit(step, step.n_steps, 2, on_epoch=lambda r: states.append(
+                model.theano_rng.get_state()))
+            costs = [r["cost"] for r in history]
+        else:
+            costs = []
+            for _ in range(2):
+                costs.append(float(np.mean(np.asarray([step(i) for i in range(step.n_steps)],
+                                                      np.float64))))
+                states.append(model.theano_rng.get_state())
+        runs.append((costs, [np.asarray(p.get_value()) for p in model.params], states))
+    (eager_costs, eager_params, eager_states), (costs, params, states) = runs
+    assert costs == eager_costs and states == eager_states
+    for a, b in zip(params, eager_params):
+        np.testing.assert_array_equal(a, b)
+
+    model = _vae()
+    cost, updates = model.get_cost_updates(1e-2, binarize=True)
+    step = compile_step({model.x: _x(40)}, 8, [cost], updates, "jax")
+    before = model.theano_rng.get_state()
+    with jax_mode.pipelined():
+        with jax_mode.lazy:
+            [first] = step(0)
+            assert isinstance(first, jax.Array) and model.theano_rng.get_state() == before
+            step(1)  # from the key step 0 ended with, still in JAX
+        [eager] = step(2)  # outside ``lazy`` (fit's on_epoch): NumPy, as everywhere
+        assert isinstance(eager, np.ndarray)
+    assert model.theano_rng.get_state() != before  # read back by the eager call, and at the end
