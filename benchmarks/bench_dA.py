@@ -296,6 +296,13 @@ def sda_layer_epoch(x, mode, layer=1, batch_size=BATCH):
 
 
 # -- timing ------------------------------------------------------------------------------
+# OpenBLAS's threads spin for a while after a product before they sleep: on two cores the
+# contender timed right after one that used OpenBLAS's threads ran 1.10-1.13x slower (the
+# VAE and IWAE k=5 steps in JAX mode, hand-written or dae's, whichever came after dae's Numba
+# step; benchmarks/README.md, 2026-12-04). A pause before each timed run lets them sleep.
+SETTLE = 0.3
+
+
 def alternate(contenders, repeats, times=None):
     """Median and min seconds of each contender over ``repeats`` alternated runs (after one warm-up).
 
@@ -309,6 +316,7 @@ def alternate(contenders, repeats, times=None):
     times.update({name: [] for name in contenders})
     for _ in range(repeats):
         for name, run in contenders.items():
+            time.sleep(SETTLE)
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)

@@ -41,7 +41,8 @@ the table instead of a time.
 
 A row's time is the wall seconds of one pass over its examples (fewer for the
 batch-1 and IWAE rows), median over ``--repeats`` alternated repeats after one
-warm-up pass; the ratio is each dae mode's median over the fastest peer's
+warm-up pass, each after a 0.3 s pause (``bench_dA.SETTLE``: OpenBLAS's spinning
+threads slowed whichever contender came next by 10%); the ratio is each dae mode's median over the fastest peer's
 (below 1, dae is faster). Compile times are per graph and mode, each in a fresh
 process: *cold* on an empty PyTensor compiledir and Numba cache (JAX's
 persistent cache off, its default), *warm* in a second process on the caches
