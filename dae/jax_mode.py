@@ -75,6 +75,7 @@ import numpy as np
 from pytensor.compile.mode import Mode
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 from pytensor.link.jax.linker import JAXLinker
+from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.random.type import RandomType
 
 _LOW_64 = (1 << 64) - 1
@@ -185,6 +186,14 @@ def _funcify(op, node=None, **kwargs):
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
+    if (isinstance(op, CAReduce) and getattr(op, "acc_dtype", None) == "float64"
+            and node is not None and node.outputs[0].type.dtype != "float64"
+            and not jax.config.jax_enable_x64):
+        # PyTensor adds float32 in float64 (acc_dtype), and its JAX kernel sums in the
+        # input's dtype and casts to acc_dtype, which JAX without x64 refuses with a
+        # UserWarning at every compile and keeps float32: asked for float32 here, the
+        # same numbers without the warning.
+        op = op.clone(acc_dtype=node.outputs[0].type.dtype)
     traced = jax_funcify(op, node=node, **kwargs)
     if node is None or not node.inputs or not all(
             _integer_scalar(v) for v in node.inputs + node.outputs):

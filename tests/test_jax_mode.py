@@ -331,3 +331,22 @@ def test_fit_pipelines_jax_steps_and_ends_where_the_same_steps_one_by_one_end():
         [eager] = step(2)  # outside ``lazy`` (fit's on_epoch): NumPy, as everywhere
         assert isinstance(eager, np.ndarray)
     assert model.theano_rng.get_state() != before  # read back by the eager call, and at the end
+
+
+def test_a_sum_accumulated_in_float64_compiles_without_jaxs_x64_warning():
+    """PyTensor adds float32 in float64; JAX without x64 has no float64 and warned at every
+    compile of such a sum (its numbers float32 either way)."""
+    import warnings
+
+    x = pt.matrix(dtype="float32")
+    enabled = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        f = pytensor.function([x], [x.sum(), x.sum(axis=0)], mode=get_mode("jax"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            total, columns = f(np.full((3, 4), 0.5, "float32"))
+    finally:
+        jax.config.update("jax_enable_x64", enabled)
+    assert total == 6 and total.dtype == np.float32
+    np.testing.assert_array_equal(columns, [1.5] * 4)
