@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytensor
 import scipy
 from llvmlite import ir
 from numba import types
@@ -25,14 +24,14 @@ from pytensor.tensor.blas import Dot22, Dot22Scalar, Gemm
 from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.math import Sum
 
-from dae.numba_ops import FASTMATH, ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs, Log1pUnit
+from dae.numba_ops import ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs, Log1pUnit, fastmath
 
-KERNEL_VERSION = 6
+KERNEL_VERSION = 8
 
 
 def _njit(*args, **kwargs):
     """PyTensor's ``numba_njit`` with dae's fastmath flags (:data:`dae.numba_ops.FASTMATH`)."""
-    kwargs.setdefault("fastmath", set(FASTMATH) if pytensor.config.numba__fastmath else False)
+    kwargs.setdefault("fastmath", fastmath())
     return numba_basic.numba_njit(*args, **kwargs)
 
 
@@ -368,10 +367,10 @@ _LANES = 32  # partial sums of a sum: four AVX-512 registers of float64 (PyTenso
 
 @intrinsic
 def _sum_in_lanes(typingctx, y, zero):
-    """The sum of ``y`` (1-d, its elements adjacent in memory), in ``zero``'s type (its value
-    unused): lane k
-    adds y[k], y[k + L], y[k + 2L], ... in turn, one vector addition a block of L
-    elements; then the lanes 0, 1, ..., L - 1 and the tail are added in order.
+    """The sum of ``y`` (its elements adjacent in memory: a contiguous vector, or a C- or
+    Fortran-ordered matrix), in ``zero``'s type (its value unused): lane k adds y[k],
+    y[k + L], y[k + 2L], ... in memory order, one vector addition a block of L elements;
+    then the lanes 0, 1, ..., L - 1 and the tail are added in order.
 
     Written as LLVM vector code because without fastmath's reassoc LLVM vectorizes no
     sum, not even with the lanes spelt out as an array or as L scalars (it keeps them in
@@ -381,7 +380,7 @@ def _sum_in_lanes(typingctx, y, zero):
 
     def codegen(context, builder, sig, args):
         array = make_array(sig.args[0])(context, builder, args[0])
-        data, n = array.data, builder.extract_value(array.shape, 0)
+        data, n = array.data, array.nitems
         elt, acc = context.get_value_type(sig.args[0].dtype), context.get_value_type(sig.return_type)
         intp, lanes_ty = n.type, ir.VectorType(acc, _LANES)
 
@@ -431,13 +430,16 @@ def _numba_sum(op, node, **kwargs):
         return _PYTENSOR_CAREDUCE(op, node, **kwargs)
     zero = acc.type(0)
 
-    @_njit(inline="always", boundscheck=False)
-    def in_lanes(y, lanes):
-        # _sum_in_lanes's order, for a strided y too (its loop in Python, slower)
+    @_njit(inline="always")
+    def in_lanes(y):
         if y.shape[0] < 2 or y.strides[0] == y.itemsize:
             return _sum_in_lanes(y, zero)
+        return strided_in_lanes(y)
+
+    @_njit(boundscheck=False)
+    def strided_in_lanes(y):  # _sum_in_lanes's order in a loop, slower
+        lanes = np.zeros(_LANES, dtype=acc)
         whole = y.shape[0] - y.shape[0] % _LANES
-        lanes[:] = zero
         for i in range(0, whole, _LANES):
             for k in range(_LANES):
                 lanes[k] += y[i + k]
@@ -448,19 +450,15 @@ def _numba_sum(op, node, **kwargs):
             res += y[i]
         return res
 
-    @_njit(boundscheck=False)
-    def flat_sum(y):
-        return np.array(in_lanes(y, np.empty(_LANES, dtype=acc)), dtype=out_dtype)
-
     if x.ndim == 1:
-        fn = flat_sum
+        @_njit(boundscheck=False)
+        def fn(y):
+            return np.array(in_lanes(y), dtype=out_dtype)
     elif axes == (0, 1):
         @_njit(boundscheck=False)
         def fn(x):
-            if x.flags.c_contiguous:
-                return flat_sum(x.ravel())
-            if x.flags.f_contiguous:
-                return flat_sum(x.T.ravel())
+            if x.flags.c_contiguous or x.flags.f_contiguous:
+                return np.array(_sum_in_lanes(x, zero), dtype=out_dtype)
             res = zero
             if abs(x.strides[1]) <= abs(x.strides[0]):
                 for i in range(x.shape[0]):
@@ -480,9 +478,9 @@ def _numba_sum(op, node, **kwargs):
                     for j in range(x.shape[1]):
                         res[j] += x[i, j]
             else:  # each output a sum along the inner axis: a row sum of a C-ordered matrix
-                t, lanes = x.T, np.empty(_LANES, dtype=acc)
+                t = x.T
                 for j in range(t.shape[0]):
-                    res[j] = in_lanes(t[j], lanes)
+                    res[j] = in_lanes(t[j])
             return res if acc == out_dtype else res.astype(out_dtype)
 
         if axes == (0,):

@@ -66,6 +66,7 @@ from pytensor.tensor.subtensor import Subtensor
 # imports the kernels (on the first compile), so they cannot import it back.
 from dae.numba_ops import (FASTMATH, ContiguousExpandDims, ContiguousRowSlice, ExpNegAbs,  # noqa: F401
                            Log1pUnit, exp_neg_abs, log1p_unit)
+from dae.numba_ops import fastmath as daes_fastmath
 
 
 @node_rewriter([Elemwise])
@@ -130,9 +131,7 @@ def _dae_fastmath():
         njit, compile_src = basic.numba_njit, basic.compile_numba_function_src
 
         def numba_njit(*args, fastmath=None, **kwargs):
-            if fastmath is None:
-                fastmath = set(FASTMATH) if pytensor.config.numba__fastmath else False
-            return njit(*args, fastmath=fastmath, **kwargs)
+            return njit(*args, fastmath=daes_fastmath() if fastmath is None else fastmath, **kwargs)
 
         def compile_numba_function_src(*args, cache_key=None, **kwargs):
             if cache_key is not None:

@@ -25,6 +25,12 @@ from pytensor.tensor.subtensor import Subtensor
 FASTMATH = frozenset({"arcp", "contract", "afn", "nsz"})
 
 
+def fastmath():
+    """What dae passes as Numba's ``fastmath``: :data:`FASTMATH`, or False where
+    ``pytensor.config.numba__fastmath`` turns fastmath off (as PyTensor does)."""
+    return set(FASTMATH) if pytensor.config.numba__fastmath else False
+
+
 # Both scalar ops carry C code although dae runs them in Numba only: PyTensor's
 # elementwise fusion fuses only scalar ops that have it.
 class ExpNegAbs(ps.UnaryScalarOp):
