@@ -55,7 +55,9 @@ process. Compiling does not depend on the BLAS kernels, so it is measured once.
 with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed from the environment
 (as on a user's machine) and with them as this machine sets them. Threads:
 ``--threads`` (default 2) for OpenBLAS and PyTorch, set before either loads;
-XLA keeps its own pool (one thread with ``--threads 1``). A peer that is not
+XLA keeps its own pool (one thread with ``--threads 1``). ``--threads 0`` sets
+nothing, as in a user's run: dae's Numba mode then runs SciPy's OpenBLAS on one
+thread (``dae._numba_kernels``), PyTorch and XLA on every core. A peer that is not
 installed is skipped with a note (``pip install torch``, ``pip install jax``).
 
 Examples a row (each a whole number of minibatches): 10,000 for dA, cA, sA and
@@ -105,7 +107,10 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=5, help="timed passes per contender (default 5)")
     p.add_argument("--compile-repeats", type=int, default=1,
                    help="cold/warm process pairs per graph and mode (default 1)")
-    p.add_argument("--threads", type=int, default=2, help="OpenBLAS/PyTorch threads (default 2)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="OpenBLAS/PyTorch threads (default 2); 0: each library's own choice, "
+                        "as in a user's run (dae's Numba mode one OpenBLAS thread, PyTorch and "
+                        "XLA every core)")
     p.add_argument("--examples", type=int, default=None,
                    help="at most this many examples a row (rounded down to whole minibatches)")
     p.add_argument("--quick", action="store_true",
@@ -120,8 +125,8 @@ def parse_args(argv=None):
     p.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--mode", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if min(args.repeats, args.compile_repeats, args.threads, args.examples or 1) < 1:
-        p.error("repeats, compile repeats, threads and examples must be >= 1")
+    if min(args.repeats, args.compile_repeats, args.examples or 1) < 1 or args.threads < 0:
+        p.error("repeats, compile repeats and examples must be >= 1, threads >= 0")
     if args.quick:
         args.repeats = 1
     return args
@@ -457,7 +462,8 @@ def torch_peer(row, init, x, y, threads):
     """PyTorch eager: ``(run one pass, check(batch, noises) -> [(cost, outputs)])``."""
     import torch
 
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
     o = Ops("torch")
     train = {k: torch.tensor(v, requires_grad=True) for k, v in init[0].items()}
     fixed = {k: torch.tensor(v) for k, v in init[1].items()}
@@ -816,7 +822,8 @@ def compile_table(compiles, results):
 
 def main(argv=None):
     args = parse_args(argv)
-    limit_threads(args.threads)  # before NumPy, JAX or PyTorch loads, here or in a child
+    if args.threads:
+        limit_threads(args.threads)  # before NumPy, JAX or PyTorch loads, here or in a child
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if args.child == "time":
         return time_child(args)
@@ -827,7 +834,8 @@ def main(argv=None):
     forwarded += ["--data-dir", str(args.data_dir)] * bool(args.data_dir)
     settings = ["unset", "set"] if args.blas == "both" else [args.blas]
     as_set = {var: os.environ.get(var) for var in BLAS_VARS}
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.threads} thread(s); load "
+    threads = f"{args.threads} thread(s)" if args.threads else "threads as each library chooses"
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {threads}; load "
           f"{os.getloadavg()[0]:.1f}; this machine sets "
           + ", ".join(f"{k}={v}" for k, v in as_set.items()), flush=True)
     if not any(as_set.values()) and len(settings) > 1:
