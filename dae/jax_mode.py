@@ -1,8 +1,8 @@
 """dae's JAX mode: PyTensor's JAX mode, returning NumPy and advancing the model's random streams.
 
-PyTensor's JAX linker leaves three things that stop a dae experiment in JAX mode
-and two that slow it (issue 22); each is fixed here, and the graph, its rewrites
-and its numbers are otherwise PyTensor's:
+PyTensor's JAX linker leaves three things that stop a dae experiment in JAX mode,
+two that slow it and one that clutters its output (issue 22); each is fixed here,
+and the graph, its rewrites and its numbers are otherwise PyTensor's:
 
 1. **Results are JAX arrays.** A compiled function returns ``jax.Array``s,
    which JSON, ``isinstance(v, np.ndarray)`` checks and in-place NumPy code
@@ -57,6 +57,17 @@ and its numbers are otherwise PyTensor's:
    to the next call as it is; :func:`flush` writes the keys back into the
    NumPy generators, at an epoch's end and whenever the block ends, so
    checkpoints, hooks and resumes see the states they would have seen.
+6. **Every compile warns.** PyTensor's JAX kernels drop each assertion whose
+   condition is not a constant (a broadcast's checked lengths: the sA's step)
+   and ask JAX for int64 (``arange``, ``argmax``, a shape vector: the SdA's
+   validation error), which JAX without x64 refuses; each prints a UserWarning
+   at every compile, so a user sees warnings about dae at every run. Here an
+   assertion is checked while JAX traces (its condition is concrete then:
+   item 3; one that depends on the data is dropped with PyTensor's warning),
+   and those integers are NumPy's when concrete, JAX's 32-bit ones when
+   traced (an index of an array of fewer than 2**31 rows). One fix besides:
+   PyTensor's ``arange`` computed ``stop - start`` in its constants' dtype
+   (int8 for a 0) and overflowed.
 
 The key is the low 64 bits of the NumPy generator's state (PyTensor's
 conversion, :func:`pytensor.link.jax.dispatch.random.jax_typify_Generator`),
@@ -70,12 +81,17 @@ JAX is optional: this module imports it only when a function is compiled.
 is PyTensor's own.
 """
 import contextlib
+import warnings
 
 import numpy as np
 from pytensor.compile.mode import Mode
+from pytensor.graph.basic import Constant
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 from pytensor.link.jax.linker import JAXLinker
+from pytensor.raise_op import CheckAndRaise
+from pytensor.tensor.basic import ARange, MakeVector
 from pytensor.tensor.elemwise import CAReduce
+from pytensor.tensor.math import Argmax
 from pytensor.tensor.random.type import RandomType
 
 _LOW_64 = (1 << 64) - 1
@@ -186,14 +202,21 @@ def _funcify(op, node=None, **kwargs):
     import jax
     from pytensor.link.jax.dispatch import jax_funcify
 
-    if (isinstance(op, CAReduce) and getattr(op, "acc_dtype", None) == "float64"
-            and node is not None and node.outputs[0].type.dtype != "float64"
-            and not jax.config.jax_enable_x64):
-        # PyTensor adds float32 in float64 (acc_dtype), and its JAX kernel sums in the
-        # input's dtype and casts to acc_dtype, which JAX without x64 refuses with a
-        # UserWarning at every compile and keeps float32: asked for float32 here, the
-        # same numbers without the warning.
-        op = op.clone(acc_dtype=node.outputs[0].type.dtype)
+    acc = getattr(op, "acc_dtype", None) if isinstance(op, CAReduce) else None
+    if acc is not None and np.dtype(acc).itemsize == 8 and not jax.config.jax_enable_x64:
+        # PyTensor adds float32 in float64 and integers in int64 (acc_dtype), and its JAX
+        # kernel sums in the input's dtype and casts to acc_dtype, which JAX without x64
+        # refuses with a UserWarning at every compile and keeps 32 bits: asked for 32
+        # bits here, the same numbers without the warning.
+        op = op.clone(acc_dtype=np.dtype(f"{np.dtype(acc).kind}4").name)
+    if isinstance(op, ARange) and np.dtype(op.dtype).kind in "iu" and node is not None:
+        return _integer_arange(op, node)
+    if isinstance(op, Argmax) and not jax.config.jax_enable_x64:
+        return _argmax(op)
+    if isinstance(op, CheckAndRaise) and node is not None:
+        return _checked(op, node)
+    if isinstance(op, MakeVector) and np.dtype(op.dtype).kind in "iu" and not jax.config.jax_enable_x64:
+        return _integer_vector(op)
     traced = jax_funcify(op, node=node, **kwargs)
     if node is None or not node.inputs or not all(
             _integer_scalar(v) for v in node.inputs + node.outputs):
@@ -209,6 +232,86 @@ def _funcify(op, node=None, **kwargs):
         return outputs[0][0] if single else tuple(o[0] for o in outputs)
 
     return concrete_when_possible
+
+
+def _checked(op, node):
+    """An assertion (``CheckAndRaise``: a broadcast's shapes, say), checked while JAX traces.
+
+    PyTensor's JAX kernel drops every assertion whose condition is not a constant, with
+    a UserWarning at every compile. Shapes are known when JAX traces, and dae computes
+    integer scalars from them in NumPy (:func:`_funcify`), so most conditions are
+    concrete there: checked then (at each new input shape, when JAX traces again). A
+    condition that depends on the data is a tracer and is dropped, as PyTensor drops it."""
+    import jax
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    if any(isinstance(c, Constant) for c in node.inputs[1:]):
+        return jax_funcify(op, node=node)  # PyTensor raises for a constant false one
+
+    def check(x, *conds):
+        concrete = [c for c in conds if not isinstance(c, jax.core.Tracer)]
+        if not all(np.all(np.asarray(c)) for c in concrete):
+            raise op.exc_type(op.msg)
+        if len(concrete) < len(conds):
+            warnings.warn(f"Skipping {op} Op (assertion: {op.msg}): its condition depends on "
+                          "the data, which JAX cannot check", UserWarning, stacklevel=2)
+        return x
+
+    return check
+
+
+def _integer_arange(op, node):
+    """``arange`` of integers: NumPy's when its bounds are concrete (a shape, a constant,
+    integer arithmetic on them: item 3 of the module docstring). PyTensor's JAX kernel
+    takes only constants and shapes, asks JAX for int64 (refused without x64, with a
+    UserWarning at every compile) and hands JAX a constant in its own dtype (int8 for a
+    0), in which JAX then computes ``stop - start`` and overflows."""
+    import jax
+    import jax.numpy as jnp
+
+    constants = [v.data if isinstance(v, Constant) else None for v in node.inputs]
+
+    def arange(*bounds):
+        bounds = [b if c is None else c for b, c in zip(bounds, constants)]
+        if any(isinstance(b, jax.Array) for b in bounds):  # JAX says what it cannot do
+            return jnp.arange(*bounds, dtype=jnp.int32 if np.dtype(op.dtype).itemsize > 4
+                              and not jax.config.jax_enable_x64 else op.dtype)
+        return np.arange(*(int(b) for b in bounds), dtype=op.dtype)
+
+    return arange
+
+
+def _argmax(op):
+    """``argmax`` over ``op.axis``, in JAX's own integers: PyTensor's kernel casts JAX's
+    answer to int64, refused without x64 with a UserWarning at every compile (the
+    validation error of the SdA and logistic regression, every epoch)."""
+    import math
+
+    import jax.numpy as jnp
+
+    def argmax(x):
+        axes = tuple(range(x.ndim)) if op.axis is None else tuple(int(a) for a in op.axis)
+        kept = tuple(i for i in range(x.ndim) if i not in axes)
+        flat = jnp.transpose(x, kept + axes).reshape(
+            tuple(x.shape[i] for i in kept) + (math.prod(x.shape[i] for i in axes),))
+        return jnp.argmax(flat, axis=-1)  # the first of equal maxima, as NumPy's
+
+    return argmax
+
+
+def _integer_vector(op):
+    """A vector of integer scalars (a shape, mostly): NumPy's when they are concrete, as
+    PyTensor's ``MakeVector`` asks; traced, in JAX's 32-bit integers without x64 (PyTensor's
+    kernel asks for int64, which JAX refuses with a UserWarning at every compile)."""
+    import jax
+    import jax.numpy as jnp
+
+    def make_vector(*x):
+        if any(isinstance(i, jax.Array) for i in x):
+            return jnp.array(x, dtype=jnp.int32 if np.dtype(op.dtype).itemsize > 4 else op.dtype)
+        return np.array(x, dtype=op.dtype)
+
+    return make_vector
 
 
 # Item 5 of the module docstring: the streams' keys not yet read back, by generator.

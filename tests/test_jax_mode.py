@@ -350,3 +350,47 @@ def test_a_sum_accumulated_in_float64_compiles_without_jaxs_x64_warning():
         jax.config.update("jax_enable_x64", enabled)
     assert total == 6 and total.dtype == np.float32
     np.testing.assert_array_equal(columns, [1.5] * 4)
+
+
+def test_a_shape_assertion_is_checked_while_jax_traces_without_a_warning():
+    """PyTensor's JAX kernel drops a broadcast's shape assertion with a UserWarning at every
+    compile (the sA's step printed two such warnings); the shapes are concrete while JAX
+    traces, so dae's JAX mode checks it there, and a shape vector is NumPy's, not int64 that
+    JAX without x64 refuses with another warning. Here the mean's row count asserts that x and
+    y have as many rows: JAX itself would broadcast a one-row y, PyTensor refuses it."""
+    import warnings
+
+    from pytensor.raise_op import CheckAndRaise
+
+    x, y, v = pt.matrix(dtype="float32"), pt.matrix(dtype="float32"), pt.vector(dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = pytensor.function([x, y, v], (x * y).mean(axis=0) + v, mode=get_mode("jax"))
+        assert any(isinstance(n.op, CheckAndRaise) for n in f.maker.fgraph.apply_nodes)
+        ones = np.ones((3, 4), "float32")
+        np.testing.assert_array_equal(f(ones, ones * 2, np.arange(4, dtype="float32")), [2, 3, 4, 5])
+    with pytest.raises(AssertionError, match="Could not broadcast"):
+        f(ones, ones[:1], np.ones(4, "float32"))
+
+
+def test_integer_arange_argmax_and_shape_vectors_compile_without_a_warning():
+    """PyTensor's JAX kernels ask JAX for int64 (refused without x64, a UserWarning at every
+    compile: the SdA's validation error printed one an epoch), and its ``arange`` computed
+    ``stop - start`` in its constant's dtype (int8 for the 0), which overflowed for 200 rows.
+    In dae's JAX mode: NumPy's integers where concrete, the first of equal maxima as NumPy's."""
+    import warnings
+
+    x = pt.matrix(dtype="float32")
+    rows = pt.arange(0, x.shape[0])
+    picked = x[rows, x.argmax(axis=1)]  # each row's maximum, through an integer index
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = pytensor.function([x], [x.argmax(axis=1), x.argmax(axis=None), picked,
+                                    rows.sum()], mode=get_mode("jax"))
+        data = np.random.default_rng(0).random((200, 7)).astype("float32")
+        data[3] = 1.0  # equal maxima: the first
+        by_row, overall, best, total = f(data)
+    np.testing.assert_array_equal(by_row, data.argmax(axis=1))
+    assert by_row[3] == 0 and overall == data.argmax()
+    np.testing.assert_array_equal(best, data.max(axis=1))
+    assert total == 199 * 200 // 2
