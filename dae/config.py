@@ -45,11 +45,14 @@ MODES = {
     "fast_compile": "FAST_COMPILE",
 }
 DEFAULT_MODE = "numba"
-#: The experiments whose step is faster in JAX mode than in Numba mode (``bench_modes.py``,
-#: benchmarks/README.md: the cA by 1.3-1.4x, the VAE 1.15-1.2x, the IWAE k = 5 1.3-1.4x, k = 50
-#: even; JAX also compiles in 1-4 s where Numba takes 21-57 s). The dA, sA and SdA steps are
-#: faster in Numba mode (1.3-3x on the SdA's batch-1 steps), so theirs stays numba.
-FASTEST = {"cA": "jax", "vae": "jax"}
+#: The experiments whose step is faster in JAX mode than in Numba mode as a user runs them
+#: (``bench_modes.py --threads 0``: dae's Numba mode on one OpenBLAS thread, XLA on every core;
+#: benchmarks/README.md, 2026-12-06): the dA by 1.25x, the cA 1.6-1.8x, the sA 1.3x, the VAE
+#: 2.1x, and JAX compiles a graph in 1-4 s where Numba takes 7-57 s from empty caches. The
+#: SdA's published steps (batch 1) are 1.05-2.5x faster in Numba mode, so its stays numba.
+#: Numba on two OpenBLAS threads is faster still for the dA and the sA on an idle machine,
+#: and 3-5x slower when another process holds a core: not a default (:mod:`dae.numba_mode`).
+FASTEST = {"dA": "jax", "cA": "jax", "sA": "jax", "vae": "jax"}
 #: The mode :func:`set_mode` chose in this process (a notebook's first cell), over $DAE_MODE.
 _chosen = None
 

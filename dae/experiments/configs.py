@@ -115,8 +115,8 @@ class Common:
     output_dir: Path = option(Path("run"), "where the run's files go (created if missing)", saved=False)
     seed: int = option(123, "random seed", check=non_negative_int)
     mode: typing.Optional[str] = option(None, "PyTensor compile mode: numba, c, jax, py, or set DAE_MODE "
-                                              "(default: the experiment's fastest, jax for cA and vae "
-                                              "where JAX is installed, else numba)")
+                                              "(default: the experiment's fastest, jax where JAX is "
+                                              "installed, numba for the SdA and without JAX)")
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
