@@ -49,10 +49,16 @@ DEFAULT_MODE = "numba"
 #: (``bench_modes.py --threads 0``: dae's Numba mode on one OpenBLAS thread, XLA on every core;
 #: benchmarks/README.md, 2026-12-06): the dA by 1.25x, the cA 1.6-1.8x, the sA 1.3x, the VAE
 #: 2.1x, and JAX compiles a graph in 1-4 s where Numba takes 7-57 s from empty caches. The
-#: SdA's published steps (batch 1) are 1.05-2.5x faster in Numba mode, so its stays numba.
-#: Numba on two OpenBLAS threads is faster still for the dA and the sA on an idle machine,
-#: and 3-5x slower when another process holds a core: not a default (:mod:`dae.numba_mode`).
+#: SdA's steps at the tutorial's batch 1 are 1.05-2.5x faster in Numba mode, so its stays
+#: numba at small minibatches (:data:`JAX_FROM_BATCH`). Numba on two OpenBLAS threads is
+#: faster still for the dA and the sA on an idle machine, and 3-5x slower when another
+#: process holds a core: not a default (:mod:`dae.numba_mode`).
 FASTEST = {"dA": "jax", "cA": "jax", "sA": "jax", "vae": "jax"}
+#: The experiments whose fastest mode turns JAX from a minibatch size on: the SdA's
+#: pretraining and fine-tuning steps at batch 10 are 1.8-2.2x faster in JAX mode (at batch 1
+#: 1.05-2.5x slower; sizes in between not measured), so a run whose smallest minibatch is at
+#: least 10 (the README's published SdA: 50 and 10) compiles in JAX mode.
+JAX_FROM_BATCH = {"SdA": 10}
 #: The mode :func:`set_mode` chose in this process (a notebook's first cell), over $DAE_MODE.
 _chosen = None
 
@@ -62,10 +68,11 @@ def _asked():
     return _chosen or os.environ.get("DAE_MODE")
 
 
-def default_mode(experiment=None, quick=False):
+def default_mode(experiment=None, quick=False, batch=None):
     """The mode an ``experiment``'s run compiles in when none was chosen: the one
     :func:`set_mode` chose, else ``$DAE_MODE`` if set, else the experiment's fastest mode
-    (:data:`FASTEST`) if it is installed, else :data:`DEFAULT_MODE`.
+    (:data:`FASTEST`, :data:`JAX_FROM_BATCH` for a run whose smallest minibatch is
+    ``batch``) if it is installed, else :data:`DEFAULT_MODE`.
 
     ``quick``: a run of a few hundred steps (the notebooks' quick mode), which compiling
     dominates: JAX compiles a graph in 1-4 s where Numba takes 20-57 s from empty caches, so
@@ -74,6 +81,8 @@ def default_mode(experiment=None, quick=False):
     if _asked():
         return _asked()
     fastest = "jax" if quick else FASTEST.get(experiment, DEFAULT_MODE)
+    if batch is not None and batch >= JAX_FROM_BATCH.get(experiment, float("inf")):
+        fastest = "jax"
     if fastest == "jax" and importlib.util.find_spec("jax") is None:
         return DEFAULT_MODE  # JAX is optional: without it every experiment runs in Numba mode
     return fastest

@@ -102,8 +102,8 @@ def test_set_mode_chooses_for_every_dae_function_and_experiment(monkeypatch):
 
 def test_each_experiment_runs_in_its_fastest_mode_unless_one_is_chosen(monkeypatch, tmp_path):
     """The dA, cA, sA and VAE in JAX mode where JAX is installed (their steps are faster there:
-    benchmarks/README.md), the SdA and any experiment without JAX in Numba mode;
-    $DAE_MODE and --mode (Config.mode) choose instead."""
+    benchmarks/README.md), the SdA at small minibatches and any experiment without JAX in Numba
+    mode; $DAE_MODE and --mode (Config.mode) choose instead."""
     import importlib.util
 
     from dae.config import default_mode
@@ -114,6 +114,9 @@ def test_each_experiment_runs_in_its_fastest_mode_unless_one_is_chosen(monkeypat
     jax = importlib.util.find_spec("jax") is not None
     assert [default_mode(e) for e in ("dA", "cA", "sA", "vae")] == ["jax" if jax else "numba"] * 4
     assert [default_mode(e) for e in ("SdA", None)] == ["numba"] * 2
+    # the SdA's steps turn faster in JAX mode at a minibatch of 10 (at 1 in Numba mode)
+    assert [default_mode("SdA", batch=b) for b in (1, 9, 10, 50)] == ["numba"] * 2 + ["jax" if jax else "numba"] * 2
+    assert default_mode("dA", batch=1) == default_mode("dA")
     # a quick run (a notebook's quick mode) is mostly compiling: JAX's is the shortest
     assert [default_mode(e, quick=True) for e in ("dA", "SdA", "vae")] == ["jax" if jax else "numba"] * 3
     with monkeypatch.context() as m:
@@ -125,7 +128,11 @@ def test_each_experiment_runs_in_its_fastest_mode_unless_one_is_chosen(monkeypat
     monkeypatch.delenv("DAE_MODE")
     for module, config, mode in ((cA, cA.Config(output_dir=tmp_path / "a"), default_mode("cA")),
                                  (cA, cA.Config(output_dir=tmp_path / "b", mode="py"), "py"),
-                                 (SdA, SdA.Config(output_dir=tmp_path / "c"), "numba")):
+                                 (SdA, SdA.Config(output_dir=tmp_path / "c"), "numba"),
+                                 (SdA, SdA.Config(output_dir=tmp_path / "d", batch_size=10),
+                                  "jax" if jax else "numba"),
+                                 (SdA, SdA.Config(output_dir=tmp_path / "e", batch_size=10,
+                                                  pretrain_batch_size=1), "numba")):
         with open_session(module.__name__.rsplit(".", 1)[1], config) as session:
             assert session.config.mode == mode
 

@@ -84,7 +84,9 @@ def open_session(name, config, report=None, resume=False, command=None, typed=No
 
     report = report or Report()
     if config.mode is None:  # the experiment's fastest mode (dae.config.FASTEST)
-        config = dataclasses.replace(config, mode=default_mode(name))
+        sizes = [getattr(config, f, None) for f in ("batch_size", "pretrain_batch_size")]
+        config = dataclasses.replace(config, mode=default_mode(
+            name, batch=min((b for b in sizes if b), default=None)))
     return Session(name, config, command=command, report=report.line, progress=report.progress,
                    resume=resume, typed=typed)
 

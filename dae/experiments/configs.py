@@ -116,7 +116,8 @@ class Common:
     seed: int = option(123, "random seed", check=non_negative_int)
     mode: typing.Optional[str] = option(None, "PyTensor compile mode: numba, c, jax, py, or set DAE_MODE "
                                               "(default: the experiment's fastest, jax where JAX is "
-                                              "installed, numba for the SdA and without JAX)")
+                                              "installed, numba for the SdA at minibatches under 10 and "
+                                              "without JAX)")
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
